@@ -1,0 +1,156 @@
+"""Building the Faust app for one worker: settings, topics, the graph table, the agents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.auth import SASLCredentials, SSLCredentials
+
+from agents.local_state import LocalGraphs
+from pipeline.graph import GraphPartition
+from project_engine.kafka_config import ssl_context
+from schemas.limits import Limits
+from schemas.settings import Settings
+
+__all__ = ["EngineApp", "build_engine"]
+
+PRODUCER_BUFFER_MAX_MESSAGES = 100_000
+
+
+@dataclass
+class EngineApp:
+    """Everything the agents of one worker share."""
+
+    settings: Settings
+    app: faust.App
+    limits: Limits
+    graphs: LocalGraphs
+    table: Any
+    input_topic: Any
+    apply_topic: Any
+    queries_topic: Any
+    query_exec_topic: Any
+    query_partials_topic: Any
+    errors_topic: Any
+    dlq_topic: Any
+    acks_topic: Any
+    counters: dict[str, int] = field(default_factory=dict)
+    _reply_topics: dict[str, Any] = field(default_factory=dict)
+
+    def graph(self, partition: int) -> GraphPartition:
+        return self.graphs.get(partition)
+
+    def reply_topic(self, name: str) -> Any:
+        topic = self._reply_topics.get(name)
+        if topic is None:
+            topic = self._reply_topics[name] = self.app.topic(
+                name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+            )
+        return topic
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+
+def _credentials(settings: Settings) -> Any:
+    sec = settings.security
+    ctx = ssl_context(settings)
+    if sec.sasl_mechanism:
+        return SASLCredentials(
+            username=sec.username,
+            password=sec.password,
+            ssl_context=ctx,
+            mechanism=sec.sasl_mechanism,
+        )
+    if ctx is not None:
+        return SSLCredentials(ctx)
+    return None
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    store = "rocksdb://" if settings.store == "rocksdb" else "memory://"
+    return faust.App(
+        settings.app_id,
+        broker=[f"kafka://{s}" for s in settings.bootstrap_servers],
+        broker_credentials=_credentials(settings),
+        store=store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=True,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        web_in_thread=True,
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        broker_session_timeout=30.0,
+        broker_heartbeat_interval=3.0,
+        broker_rebalance_timeout=30.0,
+        broker_commit_interval=1.0,
+        producer_linger=0.005,
+        producer_max_batch_size=1_048_576,
+        producer_max_request_size=max(settings.max_message_bytes * 2, 2_097_152),
+        consumer_max_fetch_size=max(settings.max_message_bytes * 2, 2_097_152),
+        stream_buffer_maxsize=1024,
+        table_cleanup_interval=3600.0,
+        autodiscover=False,
+    )
+
+
+def build_engine(settings: Settings) -> EngineApp:
+    """Create the Faust app with its topics, table and agents for ``settings``."""
+    from agents.ingest import register_ingest
+    from agents.query import register_queries
+
+    app = _faust_app(settings)
+    topics = settings.topics
+    parts = settings.partitions
+
+    def topic(name: str) -> Any:
+        return app.topic(
+            name,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=parts,
+        )
+
+    table = app.Table(
+        "graph",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=parts,
+    )
+    engine = EngineApp(
+        settings=settings,
+        app=app,
+        limits=Limits.from_settings(settings),
+        graphs=LocalGraphs(parts),
+        table=table,
+        input_topic=topic(topics.input),
+        apply_topic=topic(topics.apply),
+        queries_topic=topic(topics.queries),
+        query_exec_topic=topic(topics.query_exec),
+        query_partials_topic=topic(topics.query_partials),
+        errors_topic=topic(topics.errors),
+        dlq_topic=topic(topics.dlq),
+        acks_topic=topic(topics.acks),
+    )
+
+    @table.on_recover  # type: ignore[misc]
+    async def _rebuild() -> None:
+        engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply)
+
+    # One part writes up to a few thousand records; the default (100) stalls the stream.
+    app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX_MESSAGES
+
+    register_ingest(engine)
+    register_queries(engine)
+    return engine

@@ -1,0 +1,130 @@
+"""The ingest agents: route each input message to the partitions it touches, then apply.
+
+1. ``route``: decode and validate a message from the input topic; reject it whole (error
+   event, DLQ copy) if anything in it is invalid; otherwise split it into one part per
+   graph partition and send each part, in input order, to that partition of the apply
+   topic.
+2. ``apply``: apply a part to the local graph partition, write each touched record once to
+   the changelog-backed table, and acknowledge the part when the publisher asked for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from agents.reporting import header_value, reject
+from pipeline.routing import route_chunk
+from pipeline.steps import Part, decode_part, encode_part
+from pipeline.storage import dirty_writes
+from schemas.codec import Encoding, content_type_of, encode, response_encoding
+from schemas.errors import ErrorCode, WireError
+from schemas.validation import parse_chunk
+
+__all__ = ["register_ingest"]
+
+log = structlog.get_logger(__name__)
+
+
+def _ack_requested(headers: Any) -> bool:
+    return header_value(headers, "ack") in ("1", "true")
+
+
+def register_ingest(engine: Any) -> None:
+    """Attach the route and apply agents to ``engine.app``."""
+    app = engine.app
+    partitions = engine.settings.partitions
+
+    @app.agent(engine.input_topic, name="graph-route")  # type: ignore[misc]
+    async def route(stream: Any) -> None:
+        async for event in stream.events():
+            msg = event.message
+            source = (msg.topic, msg.partition, msg.offset)
+            raw = event.value
+            headers = msg.headers
+            ack = _ack_requested(headers)
+            try:
+                if not isinstance(raw, bytes):
+                    raise TypeError("message without a value")
+                parsed = parse_chunk(raw, header_value(headers, "content-type"), engine.limits)
+                if isinstance(parsed, WireError):
+                    await reject(
+                        engine,
+                        parsed,
+                        source=source,
+                        key=msg.key,
+                        raw=raw,
+                        headers=headers,
+                        encoding=response_encoding(raw, header_value(headers, "content-type")),
+                        ack_requested=ack,
+                    )
+                    continue
+                await _send_parts(engine, parsed, source, ack, partitions)
+            except Exception as exc:  # never let one message stop the stream
+                log.exception("routing failed", topic=msg.topic, offset=msg.offset)
+                await reject(
+                    engine,
+                    WireError(ErrorCode.INTERNAL, f"routing failed: {type(exc).__name__}"),
+                    source=source,
+                    key=msg.key,
+                    raw=raw if isinstance(raw, bytes) else None,
+                    headers=headers,
+                    encoding=Encoding.JSON,
+                )
+
+    @app.agent(engine.apply_topic, name="graph-apply")  # type: ignore[misc]
+    async def apply(stream: Any) -> None:
+        table = engine.table
+        async for event in stream.events():
+            msg = event.message
+            try:
+                part = decode_part(event.value)
+                graph = engine.graph(msg.partition)
+                graph.apply(part.steps)
+                for key, value in dirty_writes(graph, graph.take_dirty()):
+                    if value is not None:
+                        table[key] = value
+                    elif key in table:
+                        del table[key]
+                engine.count("parts_applied")
+                engine.count("steps_applied", len(part.steps))
+                if part.ack and part.chunk_id:
+                    await _send_ack(engine, part)
+            except Exception:  # a bad internal part must not stop the partition
+                log.exception("apply failed", partition=msg.partition, offset=msg.offset)
+                engine.count("errors.internal")
+
+
+async def _send_parts(
+    engine: Any, chunk: Any, source: tuple[str, int, int], ack: bool, partitions: int
+) -> None:
+    parts = route_chunk(chunk.items, partitions)
+    encoding = str(chunk.encoding)
+    if not parts:
+        if ack and chunk.chunk_id:
+            await _send_ack(engine, Part(chunk.chunk_id, 0, 1, True, encoding, source, []))
+        return
+    count = len(parts)
+    for index, partition in enumerate(sorted(parts)):
+        part = Part(chunk.chunk_id, index, count, ack, encoding, source, parts[partition])
+        await engine.apply_topic.send(value=encode_part(part), partition=partition)
+    engine.count("chunks_routed")
+    engine.count("items_routed", len(chunk.items))
+
+
+async def _send_ack(engine: Any, part: Part) -> None:
+    assert part.chunk_id is not None
+    encoding = Encoding(part.encoding)
+    body = {
+        "chunk_id": part.chunk_id,
+        "status": "applied",
+        "part": str(part.index),
+        "parts": part.count,
+        "spawned": [],
+    }
+    await engine.acks_topic.send(
+        key=part.chunk_id.encode(),
+        value=encode(body, encoding),
+        headers=[("content-type", content_type_of(encoding).encode())],
+    )

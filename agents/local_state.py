@@ -1,0 +1,46 @@
+"""The graph partitions this worker holds in memory, rebuilt from the table after recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from pipeline.graph import GraphPartition
+from pipeline.storage import rebuild_partitions
+
+__all__ = ["LocalGraphs"]
+
+log = structlog.get_logger(__name__)
+
+
+class LocalGraphs:
+    """Partition number -> :class:`GraphPartition` for the partitions assigned here."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self._graphs: dict[int, GraphPartition] = {}
+        self.assigned: set[int] = set()
+
+    def get(self, partition: int) -> GraphPartition:
+        graph = self._graphs.get(partition)
+        if graph is None:
+            graph = self._graphs[partition] = GraphPartition(partition)
+        return graph
+
+    def items(self) -> Iterable[tuple[int, GraphPartition]]:
+        return self._graphs.items()
+
+    def rebuild(self, table: Any, actives: Iterable[Any], apply_topic: str) -> None:
+        """Replace local state with what the table holds for the active apply partitions."""
+        wanted = {tp.partition for tp in actives if tp.topic == apply_topic}
+        records = ((bytes(k), None if v is None else bytes(v)) for k, v in table.data.items())
+        self._graphs = rebuild_partitions(records, self.partitions, wanted)
+        self.assigned = wanted
+        log.info(
+            "graph state rebuilt",
+            partitions=sorted(wanted),
+            nodes=sum(g.node_count for g in self._graphs.values()),
+            edges=sum(g.edge_count for g in self._graphs.values()),
+        )

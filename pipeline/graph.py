@@ -1,0 +1,229 @@
+"""Partition-local graph state and the application of steps to it.
+
+A :class:`GraphPartition` holds the nodes this partition owns (labels, props), the out
+entries of edges whose source it owns (with the edge's props), the in entries of edges
+whose destination it owns, and two reverse indexes so a node delete can find every local
+entry that points at the deleted node. Every step is idempotent under replay of a suffix
+of the step log: each one assigns fields rather than counting, so re-applying steps after
+a crash (at-least-once delivery) converges to the same state.
+
+Applying records which keys changed; :meth:`GraphPartition.take_dirty` hands them over
+once per part so the caller writes each touched key at most once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.steps import Step, StepKind
+
+__all__ = ["Dirty", "GraphPartition", "NodeRecord"]
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    """A node's labels and properties."""
+
+    labels: set[str] = field(default_factory=set)
+    props: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Dirty:
+    """Keys changed since the last :meth:`GraphPartition.take_dirty`."""
+
+    nodes: set[str] = field(default_factory=set)
+    out_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (src, type, dst)
+    in_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (dst, type, src)
+
+    def __bool__(self) -> bool:
+        return bool(self.nodes or self.out_edges or self.in_edges)
+
+
+def _merge_props(target: dict[str, Any], update: Mapping[str, Any]) -> bool:
+    changed = False
+    for key, value in update.items():
+        if value is None:
+            if key in target:
+                del target[key]
+                changed = True
+        else:
+            old = target.get(key, _MISSING)
+            if old is _MISSING or type(old) is not type(value) or old != value:
+                target[key] = value
+                changed = True
+    return changed
+
+
+_MISSING: Any = object()
+
+
+class GraphPartition:
+    """The slice of the graph owned by one partition."""
+
+    __slots__ = (
+        "_dirty",
+        "_edge_count",
+        "in_by_src",
+        "in_edges",
+        "nodes",
+        "out_by_dst",
+        "out_edges",
+        "partition",
+    )
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.nodes: dict[str, NodeRecord] = {}
+        self.out_edges: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # src -> (type, dst)
+        self.in_edges: dict[str, set[tuple[str, str]]] = {}  # dst -> {(type, src)}
+        self.out_by_dst: dict[str, set[tuple[str, str]]] = {}  # dst -> {(src, type)}
+        self.in_by_src: dict[str, set[tuple[str, str]]] = {}  # src -> {(dst, type)}
+        self._edge_count = 0
+        self._dirty = Dirty()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def node_count(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def edge_count(self) -> int:
+        """Edges whose source this partition owns (each edge counted once graph-wide)."""
+        return self._edge_count
+
+    def out_degree(self, node_id: str) -> int:
+        return len(self.out_edges.get(node_id, ()))
+
+    def in_degree(self, node_id: str) -> int:
+        return len(self.in_edges.get(node_id, ()))
+
+    # -- applying --------------------------------------------------------------------------
+
+    def apply(self, steps: Iterable[Step]) -> None:
+        """Apply steps in order; unknown step kinds raise ``ValueError`` before any change."""
+        handlers = self._handlers
+        for step in steps:
+            handler = handlers.get(step[0])
+            if handler is None:
+                raise ValueError(f"unknown step kind {step[0]!r}")
+            handler(self, *step[1:])
+
+    def take_dirty(self) -> Dirty:
+        dirty, self._dirty = self._dirty, Dirty()
+        return dirty
+
+    def _ensure_node(self, node_id: str) -> NodeRecord:
+        record = self.nodes.get(node_id)
+        if record is None:
+            record = self.nodes[node_id] = NodeRecord()
+            self._dirty.nodes.add(node_id)
+        return record
+
+    def _node_upsert(self, node_id: str, labels: list[str], props: Mapping[str, Any]) -> None:
+        record = self._ensure_node(node_id)
+        changed = False
+        for label in labels:
+            if label not in record.labels:
+                record.labels.add(label)
+                changed = True
+        if _merge_props(record.props, props) or changed:
+            self._dirty.nodes.add(node_id)
+
+    def _node_ensure(self, node_id: str) -> None:
+        self._ensure_node(node_id)
+
+    def _out_upsert(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
+        self._ensure_node(src)
+        edges = self.out_edges.get(src)
+        if edges is None:
+            edges = self.out_edges[src] = {}
+        key = (etype, dst)
+        current = edges.get(key)
+        if current is None:
+            edges[key] = {k: v for k, v in props.items() if v is not None}
+            self._edge_count += 1
+            self.out_by_dst.setdefault(dst, set()).add((src, etype))
+            self._dirty.out_edges.add((src, etype, dst))
+        elif _merge_props(current, props):
+            self._dirty.out_edges.add((src, etype, dst))
+
+    def _in_upsert(self, dst: str, etype: str, src: str) -> None:
+        self._ensure_node(dst)
+        entries = self.in_edges.get(dst)
+        if entries is None:
+            entries = self.in_edges[dst] = set()
+        key = (etype, src)
+        if key not in entries:
+            entries.add(key)
+            self.in_by_src.setdefault(src, set()).add((dst, etype))
+            self._dirty.in_edges.add((dst, etype, src))
+
+    def _out_delete(self, src: str, etype: str, dst: str) -> None:
+        edges = self.out_edges.get(src)
+        if edges is None or edges.pop((etype, dst), None) is None:
+            return
+        self._edge_count -= 1
+        if not edges:
+            del self.out_edges[src]
+        _discard_index(self.out_by_dst, dst, (src, etype))
+        self._dirty.out_edges.add((src, etype, dst))
+
+    def _in_delete(self, dst: str, etype: str, src: str) -> None:
+        entries = self.in_edges.get(dst)
+        if entries is None or (etype, src) not in entries:
+            return
+        entries.discard((etype, src))
+        if not entries:
+            del self.in_edges[dst]
+        _discard_index(self.in_by_src, src, (dst, etype))
+        self._dirty.in_edges.add((dst, etype, src))
+
+    def _node_delete(self, node_id: str) -> None:
+        for etype, dst in list(self.out_edges.get(node_id, {})):
+            self._out_delete(node_id, etype, dst)
+        for src, etype in list(self.out_by_dst.get(node_id, ())):
+            self._out_delete(src, etype, node_id)
+        for etype, src in list(self.in_edges.get(node_id, ())):
+            self._in_delete(node_id, etype, src)
+        for dst, etype in list(self.in_by_src.get(node_id, ())):
+            self._in_delete(dst, etype, node_id)
+        if self.nodes.pop(node_id, None) is not None:
+            self._dirty.nodes.add(node_id)
+
+    _handlers: dict[int, Any] = {
+        StepKind.NODE_UPSERT: _node_upsert,
+        StepKind.NODE_ENSURE: _node_ensure,
+        StepKind.OUT_UPSERT: _out_upsert,
+        StepKind.IN_UPSERT: _in_upsert,
+        StepKind.OUT_DELETE: _out_delete,
+        StepKind.IN_DELETE: _in_delete,
+        StepKind.NODE_DELETE: _node_delete,
+    }
+
+    # -- loading from stored records -------------------------------------------------------
+
+    def load_node(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
+        self.nodes[node_id] = NodeRecord(set(labels), dict(props))
+
+    def load_out_edge(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
+        edges = self.out_edges.setdefault(src, {})
+        if (etype, dst) not in edges:
+            self._edge_count += 1
+        edges[(etype, dst)] = dict(props)
+        self.out_by_dst.setdefault(dst, set()).add((src, etype))
+
+    def load_in_edge(self, dst: str, etype: str, src: str) -> None:
+        self.in_edges.setdefault(dst, set()).add((etype, src))
+        self.in_by_src.setdefault(src, set()).add((dst, etype))
+
+
+def _discard_index(index: dict[str, set[tuple[str, str]]], key: str, entry: tuple[str, str]) -> None:
+    entries = index.get(key)
+    if entries is not None:
+        entries.discard(entry)
+        if not entries:
+            del index[key]
