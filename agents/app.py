@@ -144,7 +144,7 @@ def build_engine(settings: Settings) -> EngineApp:
         acks_topic=topic(topics.acks),
     )
 
-    @table.on_recover  # type: ignore[misc]
+    @table.on_recover
     async def _rebuild() -> None:
         engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply)
 

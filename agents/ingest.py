@@ -36,7 +36,7 @@ def register_ingest(engine: Any) -> None:
     app = engine.app
     partitions = engine.settings.partitions
 
-    @app.agent(engine.input_topic, name="graph-route")  # type: ignore[misc]
+    @app.agent(engine.input_topic, name="graph-route")  # type: ignore[untyped-decorator]
     async def route(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
@@ -73,7 +73,7 @@ def register_ingest(engine: Any) -> None:
                     encoding=Encoding.JSON,
                 )
 
-    @app.agent(engine.apply_topic, name="graph-apply")  # type: ignore[misc]
+    @app.agent(engine.apply_topic, name="graph-apply")  # type: ignore[untyped-decorator]
     async def apply(stream: Any) -> None:
         table = engine.table
         async for event in stream.events():

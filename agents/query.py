@@ -18,8 +18,12 @@ import msgpack
 import structlog
 
 from agents.reporting import header_value, reject
-from pipeline.query_eval import UnsupportedQuery, evaluate_partial, merge_partials
-from pipeline.query_eval import target_partitions
+from pipeline.query_eval import (
+    UnsupportedQuery,
+    evaluate_partial,
+    merge_partials,
+    target_partitions,
+)
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import QueryRejection, error_result, ok_result, parse_query
@@ -59,7 +63,7 @@ def register_queries(engine: Any) -> None:
     default_reply = engine.settings.topics.results
     pending: dict[str, dict[str, Any]] = {}
 
-    @app.agent(engine.queries_topic, name="graph-query-accept")  # type: ignore[misc]
+    @app.agent(engine.queries_topic, name="graph-query-accept")  # type: ignore[untyped-decorator]
     async def accept(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
@@ -77,8 +81,14 @@ def register_queries(engine: Any) -> None:
                     err = query.error
                     await _answer(engine, meta, error_result(meta["qid"], err.code, err.message))
                     await reject(
-                        engine, err, source=source, key=msg.key, raw=raw, headers=msg.headers,
-                        encoding=query.encoding, query_id=query.query_id,
+                        engine,
+                        err,
+                        source=source,
+                        key=msg.key,
+                        raw=raw,
+                        headers=msg.headers,
+                        encoding=query.encoding,
+                        query_id=query.query_id,
                     )
                     continue
                 meta = {
@@ -103,12 +113,16 @@ def register_queries(engine: Any) -> None:
             except Exception as exc:
                 log.exception("query accept failed", offset=msg.offset)
                 await reject(
-                    engine, WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
-                    source=source, key=msg.key, raw=raw, headers=msg.headers,
+                    engine,
+                    WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
+                    source=source,
+                    key=msg.key,
+                    raw=raw,
+                    headers=msg.headers,
                     encoding=response_encoding(raw, ctype),
                 )
 
-    @app.agent(engine.query_exec_topic, name="graph-query-execute")  # type: ignore[misc]
+    @app.agent(engine.query_exec_topic, name="graph-query-execute")  # type: ignore[untyped-decorator]
     async def execute(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
@@ -129,7 +143,7 @@ def register_queries(engine: Any) -> None:
                 log.exception("query execution failed", partition=msg.partition)
                 engine.count("errors.internal")
 
-    @app.agent(engine.query_partials_topic, name="graph-query-gather")  # type: ignore[misc]
+    @app.agent(engine.query_partials_topic, name="graph-query-gather")  # type: ignore[untyped-decorator]
     async def gather(stream: Any) -> None:
         async for event in stream.events():
             try:
@@ -146,7 +160,7 @@ def register_queries(engine: Any) -> None:
                 log.exception("query gather failed")
                 engine.count("errors.internal")
 
-    @app.timer(1.0)  # type: ignore[misc]
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
     async def expire_queries() -> None:
         now = time.time()
         for qid, entry in list(pending.items()):

@@ -55,7 +55,6 @@ async def reject(
 ) -> None:
     """Send the error event, the DLQ copy and (when asked for) a rejected ack."""
     topic, partition, offset = source
-    names = engine.settings.topics
     event = ErrorEvent.from_wire_error(
         error, topic=topic, partition=partition, offset=offset, query_id=query_id
     )

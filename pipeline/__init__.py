@@ -12,12 +12,12 @@ from pipeline.storage import TableWrite, decode_record, rebuild_partitions
 
 __all__ = [
     "GraphPartition",
+    "Part",
     "Step",
     "StepKind",
     "TableWrite",
-    "decode_record",
-    "Part",
     "decode_part",
+    "decode_record",
     "encode_part",
     "partition_for",
     "rebuild_partitions",

@@ -221,7 +221,9 @@ class GraphPartition:
         self.in_by_src.setdefault(src, set()).add((dst, etype))
 
 
-def _discard_index(index: dict[str, set[tuple[str, str]]], key: str, entry: tuple[str, str]) -> None:
+def _discard_index(
+    index: dict[str, set[tuple[str, str]]], key: str, entry: tuple[str, str]
+) -> None:
     entries = index.get(key)
     if entries is not None:
         entries.discard(entry)

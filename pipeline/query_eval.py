@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.digest import merge_digests, partition_digest
 from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
 
@@ -25,7 +26,7 @@ def target_partitions(qtype: str, args: Mapping[str, Any], partitions: int) -> l
     """The partitions whose partial answers make up the result of this query."""
     if qtype == "node":
         return [partition_for(args["id"], partitions)]
-    if qtype == "stats":
+    if qtype in ("stats", "digest"):
         return list(range(partitions))
     raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
 
@@ -46,6 +47,8 @@ def evaluate_partial(qtype: str, args: Mapping[str, Any], graph: GraphPartition)
         }
     if qtype == "stats":
         return {"nodes": graph.node_count, "edges": graph.edge_count}
+    if qtype == "digest":
+        return partition_digest(graph)
     raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
 
 
@@ -58,4 +61,6 @@ def merge_partials(qtype: str, args: Mapping[str, Any], partials: Sequence[Any])
             "nodes": sum(int(p["nodes"]) for p in partials),
             "edges": sum(int(p["edges"]) for p in partials),
         }
+    if qtype == "digest":
+        return merge_digests(partials)
     raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")

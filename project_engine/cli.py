@@ -34,9 +34,23 @@ def add_connection_flags(parser: argparse.ArgumentParser) -> None:
 
 
 _SETTING_FLAGS = (
-    "bootstrap", "topic_prefix", "partitions", "replication_factor", "store", "data_dir",
-    "web_port", "web_host", "app_id", "log_level", "log_format", "shutdown_timeout",
-    "sasl_mechanism", "username", "ssl_cafile", "ssl_certfile", "ssl_keyfile",
+    "bootstrap",
+    "topic_prefix",
+    "partitions",
+    "replication_factor",
+    "store",
+    "data_dir",
+    "web_port",
+    "web_host",
+    "app_id",
+    "log_level",
+    "log_format",
+    "shutdown_timeout",
+    "sasl_mechanism",
+    "username",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
 )
 
 

@@ -14,7 +14,12 @@ Op = dict[str, Any]
 def social_sample() -> list[Op]:
     """A small labelled graph that the demo loads and queries."""
     people = {
-        "alice": 31, "bob": 27, "carol": 45, "dave": 38, "erin": 22, "frank": 52,
+        "alice": 31,
+        "bob": 27,
+        "carol": 45,
+        "dave": 38,
+        "erin": 22,
+        "frank": 52,
     }
     ops: list[Op] = [
         {"op": "upsert_node", "id": name, "labels": ["Person"], "props": {"age": age}}
@@ -22,7 +27,13 @@ def social_sample() -> list[Op]:
     ]
     ops += [
         {"op": "upsert_node", "id": "acme", "labels": ["Company"], "props": {"founded": 1999}},
-        {"op": "upsert_edge", "src": "alice", "dst": "bob", "type": "KNOWS", "props": {"since": 2019}},
+        {
+            "op": "upsert_edge",
+            "src": "alice",
+            "dst": "bob",
+            "type": "KNOWS",
+            "props": {"since": 2019},
+        },
         {"op": "upsert_edge", "src": "bob", "dst": "carol", "type": "KNOWS", "props": {}},
         {"op": "upsert_edge", "src": "carol", "dst": "dave", "type": "KNOWS", "props": {}},
         {"op": "upsert_edge", "src": "alice", "dst": "erin", "type": "KNOWS", "props": {}},

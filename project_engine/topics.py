@@ -9,6 +9,7 @@ apply topic and the table's changelog depends on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -61,10 +62,8 @@ async def ensure_topics(settings: Settings, *, extra: Iterable[str] = ()) -> dic
                 )
                 for n in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
     for _ in range(50):  # creation is asynchronous on the broker side
@@ -73,7 +72,9 @@ async def ensure_topics(settings: Settings, *, extra: Iterable[str] = ()) -> dic
             break
         await asyncio.sleep(0.1)
     internal = [settings.topics.apply, settings.topics.query_exec, changelog]
-    wrong = {n: counts[n] for n in internal if counts.get(n, settings.partitions) != settings.partitions}
+    wrong = {
+        n: counts[n] for n in internal if counts.get(n, settings.partitions) != settings.partitions
+    }
     if wrong:
         raise TopicMismatch(
             f"topics {sorted(wrong)} have {sorted(set(wrong.values()))} partitions, "

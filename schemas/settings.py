@@ -178,7 +178,7 @@ def _check(name: str, parse: Callable[[Any], Any], value: Any) -> None:
 
 def _check_typed(name: str, value: Any) -> Any:
     parse = _PARSERS[name]
-    if isinstance(value, Path) or isinstance(value, int | float):
+    if isinstance(value, (Path, int | float)):
         return parse(str(value))
     raise TypeError(f"unexpected value {value!r}")
 

@@ -47,12 +47,20 @@ def register(subparsers: Any) -> None:
 
 def _worker_command(settings: Any, data_dir: Path, web_port: int) -> list[str]:
     return [
-        sys.executable, "-m", "project_engine.cli", "worker",
-        "--bootstrap", settings.bootstrap,
-        "--partitions", str(settings.partitions),
-        "--data-dir", str(data_dir),
-        "--web-port", str(web_port),
-        "--log-level", "WARNING",
+        sys.executable,
+        "-m",
+        "project_engine.cli",
+        "worker",
+        "--bootstrap",
+        settings.bootstrap,
+        "--partitions",
+        str(settings.partitions),
+        "--data-dir",
+        str(data_dir),
+        "--web-port",
+        str(web_port),
+        "--log-level",
+        "WARNING",
     ]
 
 
@@ -77,8 +85,10 @@ async def _load_and_query(settings: Any, edges: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from project_engine.cli import settings_from_args
     from project_engine.localkafka import LocalKafka, free_port, port_in_use
+    from project_engine.logs import configure_logging
 
     settings = settings_from_args(args)
+    configure_logging(settings.replace(log_level="ERROR"))
     with ExitStack() as stack:
         host, port = settings.bootstrap_servers[0].rsplit(":", 1)
         if host in ("127.0.0.1", "localhost") and not port_in_use(int(port)):
@@ -91,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
         log_file = stack.enter_context(log_path.open("wb"))
         worker = subprocess.Popen(
             _worker_command(settings, workdir / "data", web_port),
-            stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
         )
         print(f"worker started (pid {worker.pid}, log {log_path})", flush=True)
         try:

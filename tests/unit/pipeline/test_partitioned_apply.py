@@ -13,8 +13,7 @@ from pipeline.query_eval import evaluate_partial, merge_partials, target_partiti
 from pipeline.routing import route_chunk
 from pipeline.storage import TableWrite, dirty_writes, rebuild_partitions
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
-
-from .reference import ReferenceGraph
+from tests.support.reference import ReferenceGraph
 
 
 class PartitionedGraph:
@@ -166,3 +165,25 @@ def test_adding_an_edge_to_a_hub_writes_only_the_two_edge_records() -> None:
 def test_unknown_step_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown step kind"):
         GraphPartition(0).apply([(99, "x")])
+
+
+@pytest.mark.parametrize("partitions", [1, 4])
+def test_digest_of_partitioned_state_equals_reference_digest(partitions: int) -> None:
+    from tests.support.reference import reference_digest
+
+    rng = random.Random(11)
+    engine, ref = PartitionedGraph(partitions), ReferenceGraph()
+    ops = random_ops(rng, 3000, 80)
+    engine.apply_chunk(ops)
+    ref.apply(ops)
+    assert engine.query("digest") == reference_digest(ref)
+
+
+def test_digest_changes_when_one_prop_changes() -> None:
+    engine = PartitionedGraph(4)
+    engine.apply_chunk([UpsertEdge("a", "b", "T", {"w": 1})])
+    before = engine.query("digest")
+    engine.apply_chunk([UpsertEdge("a", "b", "T", {"w": 2})])
+    after = engine.query("digest")
+    assert before != after
+    assert (before["nodes"], before["edges"]) == (after["nodes"], after["edges"])  # type: ignore[index]

@@ -39,9 +39,8 @@ class ReferenceGraph:
             elif isinstance(op, DeleteEdge):
                 if self.g.has_edge(op.src, op.dst, key=op.type):
                     self.g.remove_edge(op.src, op.dst, key=op.type)
-            elif isinstance(op, DeleteNode):
-                if op.id in self.g:
-                    self.g.remove_node(op.id)
+            elif isinstance(op, DeleteNode) and op.id in self.g:
+                self.g.remove_node(op.id)
 
     def stats(self) -> dict[str, int]:
         return {"nodes": self.g.number_of_nodes(), "edges": self.g.number_of_edges()}
@@ -65,3 +64,12 @@ def _merge(target: dict[str, Any], update: Any) -> None:
             target.pop(key, None)
         else:
             target[key] = value
+
+
+def reference_digest(ref: ReferenceGraph) -> dict[str, Any]:
+    """The digest the engine must report for the same graph."""
+    from pipeline.digest import graph_digest
+
+    nodes = ((n, d["labels"], d["props"]) for n, d in ref.g.nodes(data=True))
+    edges = ((s, k, t, d["props"]) for s, t, k, d in ref.g.edges(keys=True, data=True))
+    return graph_digest(nodes, edges)
