@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from agents.reporting import header_value, reject
+from agents.table_writes import write_records
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, decode_part, encode_part
 from pipeline.storage import dirty_writes
@@ -82,11 +83,8 @@ def register_ingest(engine: Any) -> None:
                 part = decode_part(event.value)
                 graph = engine.graph(msg.partition)
                 graph.apply(part.steps)
-                for key, value in dirty_writes(graph, graph.take_dirty()):
-                    if value is not None:
-                        table[key] = value
-                    elif key in table:
-                        del table[key]
+                writes = dirty_writes(graph, graph.take_dirty())
+                await write_records(app, table, msg.partition, writes)
                 engine.count("parts_applied")
                 engine.count("steps_applied", len(part.steps))
                 if part.ack and part.chunk_id:
