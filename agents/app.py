@@ -122,11 +122,14 @@ def build_engine(settings: Settings) -> EngineApp:
             partitions=parts,
         )
 
+    # Each partition's RocksDB gets its own block cache (2 GiB by default): keep it small.
+    store_options = {"block_cache_size": 64 * 1024 * 1024} if settings.store == "rocksdb" else None
     table = app.Table(
         "graph",
         key_type=bytes,
         value_type=bytes,
         partitions=parts,
+        options=store_options,
     )
     engine = EngineApp(
         settings=settings,

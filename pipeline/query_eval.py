@@ -1,9 +1,10 @@
-"""Evaluating queries against partition-local state: which partitions a query needs, the
-partial answer each one gives, and how partials merge into the final result.
+"""The one-round query interface the query agents still use, kept on top of
+:mod:`pipeline.queries`: which partitions a query needs, the partial each one gives, and
+how partials merge into the result.
 
-A query that names one node is answered by that node's owner alone; a global aggregate is
-scattered to every partition and the partials are merged. Results are deterministic
-(sorted) so two runs give byte-identical answers.
+Only query types answered in a single round without limits are offered here (``node``,
+``stats``, ``digest``); every other type raises :class:`UnsupportedQuery` and is run with
+:class:`pipeline.queries.QueryRun` instead.
 """
 
 from __future__ import annotations
@@ -11,56 +12,48 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.digest import merge_digests, partition_digest
 from pipeline.graph import GraphPartition
-from pipeline.partitioning import partition_for
+from pipeline.queries import Done, QueryLimits, QueryRun, Requests, evaluate_request
 
-__all__ = ["evaluate_partial", "merge_partials", "target_partitions"]
+__all__ = ["UnsupportedQuery", "evaluate_partial", "merge_partials", "target_partitions"]
+
+_ONE_ROUND_TYPES = frozenset({"node", "stats", "digest"})
 
 
 class UnsupportedQuery(ValueError):
-    """The query type is valid on the wire but has no evaluator here."""
+    """The query type is valid on the wire but has no one-round evaluator here."""
+
+
+def _first_round(qtype: str, args: Mapping[str, Any], partitions: int) -> tuple[QueryRun, Requests]:
+    if qtype not in _ONE_ROUND_TYPES:
+        raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
+    run = QueryRun(qtype, args, partitions, QueryLimits())
+    step = run.start()
+    assert isinstance(step, Requests)  # these types always ask in round 0
+    return run, step
 
 
 def target_partitions(qtype: str, args: Mapping[str, Any], partitions: int) -> list[int]:
     """The partitions whose partial answers make up the result of this query."""
-    if qtype == "node":
-        return [partition_for(args["id"], partitions)]
-    if qtype in ("stats", "digest"):
-        return list(range(partitions))
-    raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
+    return sorted(_first_round(qtype, args, partitions)[1].by_partition)
 
 
 def evaluate_partial(qtype: str, args: Mapping[str, Any], graph: GraphPartition) -> Any:
-    """The answer of one partition."""
-    if qtype == "node":
-        node_id = args["id"]
-        record = graph.nodes.get(node_id)
-        if record is None:
-            return None
-        return {
-            "id": node_id,
-            "labels": sorted(record.labels),
-            "props": dict(sorted(record.props.items())),
-            "out_degree": graph.out_degree(node_id),
-            "in_degree": graph.in_degree(node_id),
-        }
-    if qtype == "stats":
-        return {"nodes": graph.node_count, "edges": graph.edge_count}
-    if qtype == "digest":
-        return partition_digest(graph)
-    raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
+    """The answer of one partition (the request does not depend on the partition count)."""
+    (request,) = _first_round(qtype, args, 1)[1].by_partition.values()
+    return evaluate_request(request, graph, QueryLimits())
 
 
 def merge_partials(qtype: str, args: Mapping[str, Any], partials: Sequence[Any]) -> Any:
     """Combine the partial answers of every target partition into the final result."""
-    if qtype == "node":
-        return partials[0] if partials else None
-    if qtype == "stats":
-        return {
-            "nodes": sum(int(p["nodes"]) for p in partials),
-            "edges": sum(int(p["edges"]) for p in partials),
-        }
-    if qtype == "digest":
-        return merge_digests(partials)
-    raise UnsupportedQuery(f"query type {qtype!r} is not supported by this engine version")
+    if qtype == "node":  # one owner answers, whatever the partition count
+        partials = partials[:1]
+        if not partials:
+            return None
+    run, step = _first_round(qtype, args, len(partials))
+    outcome = None
+    for p, partial in zip(sorted(step.by_partition), partials, strict=True):
+        outcome = run.feed(step.round, p, partial)
+    if not isinstance(outcome, Done):
+        raise UnsupportedQuery(f"query type {qtype!r} did not complete in one round")
+    return outcome.result

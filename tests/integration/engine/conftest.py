@@ -14,9 +14,10 @@ from tests.support.workers import WorkerProcess, eventually, unique_settings
 
 
 @pytest.fixture
-def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    s = unique_settings(kafka_bootstrap, tmp_path, partitions=4)
-    return s
+def settings(kafka_bootstrap: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Fresh topics and state namespace; ``indirect`` parametrization picks the store."""
+    store = getattr(request, "param", "memory")
+    return unique_settings(kafka_bootstrap, tmp_path, partitions=4, store=store)
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ async def applied_edges(engine: Engine) -> int:
     return int(stats["edges"])
 
 
-@pytest.mark.parametrize("store", ["memory"])
+@pytest.mark.parametrize("settings", ["memory", "rocksdb"], indirect=True)
 async def test_sigkill_mid_ingest_then_restart_converges_to_reference(
-    engine: Engine, settings: Settings, worker: WorkerProcess, store: str
+    engine: Engine, settings: Settings, worker: WorkerProcess
 ) -> None:
     ops = conflict_free_edges(20_000, 100_000, seed=9, prefix="c")
     ops += [

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
-from pipeline.query_eval import evaluate_partial, merge_partials, target_partitions
+from pipeline.queries import Done, QueryRun, run_locally
 from pipeline.routing import route_chunk
 from pipeline.storage import TableWrite, dirty_writes, rebuild_partitions
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
@@ -38,9 +38,9 @@ class PartitionedGraph:
                 self.table[key] = value
 
     def query(self, qtype: str, **args: object) -> object:
-        targets = target_partitions(qtype, args, self.partitions)
-        partials = [evaluate_partial(qtype, args, self.graphs[p]) for p in targets]
-        return merge_partials(qtype, args, partials)
+        outcome = run_locally(QueryRun(qtype, args, self.partitions), self.graphs)
+        assert isinstance(outcome, Done), outcome
+        return outcome.result
 
 
 def random_ops(rng: random.Random, count: int, nodes: int) -> list[Op]:
