@@ -10,6 +10,8 @@ from faust.auth import SASLCredentials, SSLCredentials
 
 from agents.local_state import LocalGraphs
 from pipeline.graph import GraphPartition
+from pipeline.queries import QueryLimits
+from pipeline.result_cache import ResultCache
 from project_engine.kafka_config import ssl_context
 from schemas.limits import Limits
 from schemas.settings import Settings
@@ -36,11 +38,37 @@ class EngineApp:
     errors_topic: Any
     dlq_topic: Any
     acks_topic: Any
+    cache: ResultCache = field(default_factory=lambda: ResultCache(0))
+    query_limits: QueryLimits = field(default_factory=QueryLimits)
     counters: dict[str, int] = field(default_factory=dict)
+    query_seconds: dict[str, list[float]] = field(default_factory=dict)
+    _versions: dict[int, int] = field(default_factory=dict)
+    _version_seq: int = 0
     _reply_topics: dict[str, Any] = field(default_factory=dict)
 
     def graph(self, partition: int) -> GraphPartition:
         return self.graphs.get(partition)
+
+    def version(self, partition: int) -> int | None:
+        """The state version of a partition held here (``None`` when not held here)."""
+        if partition not in self.graphs.assigned:
+            return None
+        return self._versions.get(partition, 0)
+
+    def bump_versions(self, partitions: Any) -> None:
+        """Mark partitions changed; versions are unique per worker, never reused."""
+        for p in partitions:
+            self._version_seq += 1
+            self._versions[p] = self._version_seq
+
+    def holds_every_partition(self) -> bool:
+        return len(self.graphs.assigned) == self.settings.partitions
+
+    def observe_query(self, qtype: str, seconds: float) -> None:
+        samples = self.query_seconds.setdefault(qtype, [])
+        samples.append(seconds)
+        if len(samples) > 4096:
+            del samples[:2048]
 
     def reply_topic(self, name: str) -> Any:
         topic = self._reply_topics.get(name)
@@ -145,11 +173,24 @@ def build_engine(settings: Settings) -> EngineApp:
         errors_topic=topic(topics.errors),
         dlq_topic=topic(topics.dlq),
         acks_topic=topic(topics.acks),
+        cache=ResultCache(settings.query_cache_size),
+        query_limits=QueryLimits(
+            max_visited=settings.query_max_visited,
+            max_frontier=settings.query_max_frontier,
+            max_result=settings.query_max_result,
+        ),
     )
 
     @table.on_recover
     async def _rebuild() -> None:
         engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply)
+        engine.bump_versions(engine.graphs.assigned)
+
+    def _revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
+        # Until recovery rebuilds local state, nothing here may answer from it.
+        engine.graphs.assigned = set()
+
+    app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
 
     # One part writes up to a few thousand records; the default (100) stalls the stream.
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX_MESSAGES

@@ -84,6 +84,8 @@ def register_ingest(engine: Any) -> None:
                 graph = engine.graph(msg.partition)
                 graph.apply(part.steps)
                 writes = dirty_writes(graph, graph.take_dirty())
+                if writes:
+                    engine.bump_versions((msg.partition,))
                 await write_records(app, table, msg.partition, writes)
                 engine.count("parts_applied")
                 engine.count("steps_applied", len(part.steps))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -31,6 +31,10 @@ class LocalGraphs:
 
     def items(self) -> Iterable[tuple[int, GraphPartition]]:
         return self._graphs.items()
+
+    def as_mapping(self) -> Mapping[int, GraphPartition]:
+        """The partitions held here, for evaluating a query in-process."""
+        return {p: g for p, g in self._graphs.items() if p in self.assigned}
 
     def rebuild(self, table: Any, actives: Iterable[Any], apply_topic: str) -> None:
         """Replace local state with what the table holds for the active apply partitions."""

@@ -1,12 +1,15 @@
-"""The query agents: accept a query, evaluate it where the data lives, gather, answer.
+"""The query agents: accept a query, run it where the data lives, answer.
 
-1. ``accept`` (query topic): validate; answer bad queries with an error result plus an
-   error event and DLQ copy; send each good query to every partition of the query-exec
-   topic it needs (co-partitioned with the graph, so each lands on the owner's worker).
-2. ``execute`` (query-exec topic): evaluate the partial answer on the local partition;
-   a single-partition query is answered right there, others send their partial on.
-3. ``gather`` (query-partials topic, keyed by query id): merge partials once all arrived,
-   or answer ``timeout`` when the deadline passes first.
+1. ``accept`` (query topic): validate (bad queries get an error result, an error event and
+   a DLQ copy); answer from the result cache when every partition the cached answer read
+   is unchanged; run the query in-process when this worker holds every partition (local
+   fast path); send a single-partition query straight to its owner; otherwise hand it to
+   its coordinator on the partials topic (keyed by query id).
+2. ``execute`` (query-exec topic, co-partitioned with the graph): evaluate one request on
+   the local partition and send the partial to the coordinator, or, for a direct query,
+   finish it and answer.
+3. ``coordinate`` (partials topic): drive the query's :class:`QueryRun` round by round,
+   answer on completion, or answer ``timeout`` (retryable) when the deadline passes.
 """
 
 from __future__ import annotations
@@ -18,12 +21,8 @@ import msgpack
 import structlog
 
 from agents.reporting import header_value, reject
-from pipeline.query_eval import (
-    UnsupportedQuery,
-    evaluate_partial,
-    merge_partials,
-    target_partitions,
-)
+from pipeline.queries import Done, Failed, QueryRun, Requests, evaluate_request, run_locally
+from pipeline.result_cache import cache_key
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import QueryRejection, error_result, ok_result, parse_query
@@ -31,7 +30,7 @@ from schemas.queries import QueryRejection, error_result, ok_result, parse_query
 __all__ = ["register_queries"]
 
 log = structlog.get_logger(__name__)
-DEFAULT_TIMEOUT_MS = 30_000
+DIRECT_TYPES = frozenset({"node", "neighbors"})
 
 
 def _pack(value: Any) -> bytes:
@@ -44,9 +43,8 @@ def _unpack(raw: bytes) -> Any:
 
 async def _answer(engine: Any, meta: dict[str, Any], body: dict[str, Any]) -> None:
     encoding = Encoding(meta["enc"])
-    topic = engine.reply_topic(meta["reply_to"])
     try:
-        await topic.send(
+        await engine.reply_topic(meta["reply_to"]).send(
             key=meta["qid"].encode(),
             value=encode(body, encoding),
             headers=[("content-type", content_type_of(encoding).encode())],
@@ -56,12 +54,51 @@ async def _answer(engine: Any, meta: dict[str, Any], body: dict[str, Any]) -> No
         engine.count("errors.reply_failed")
 
 
+async def _finish(engine: Any, meta: dict[str, Any], step: Any, versions: dict[int, int]) -> None:
+    """Answer a finished run and remember a successful result in the cache."""
+    if isinstance(step, Done):
+        if meta.get("cache", True):
+            engine.cache.put(cache_key(meta["type"], meta["args"]), step.result, versions)
+        await _answer(engine, meta, ok_result(meta["qid"], step.result))
+        engine.count("queries_answered")
+    else:
+        await _answer(engine, meta, error_result(meta["qid"], step.code, step.message))
+        engine.count(f"errors.{step.code}")
+    engine.observe_query(meta["type"], time.time() - meta["t0"])
+
+
+def _new_run(engine: Any, meta: dict[str, Any]) -> QueryRun:
+    return QueryRun(meta["type"], meta["args"], engine.settings.partitions, engine.query_limits)
+
+
 def register_queries(engine: Any) -> None:
-    """Attach the accept, execute and gather agents to ``engine.app``."""
+    """Attach the accept, execute and coordinate agents to ``engine.app``."""
     app = engine.app
-    partitions = engine.settings.partitions
-    default_reply = engine.settings.topics.results
+    settings = engine.settings
     pending: dict[str, dict[str, Any]] = {}
+
+    async def dispatch(meta: dict[str, Any]) -> None:
+        cached, result = engine.cache.get(cache_key(meta["type"], meta["args"]), engine.version)
+        if cached and meta.get("cache", True):
+            await _answer(engine, meta, ok_result(meta["qid"], result) | {"cached": True})
+            engine.observe_query(meta["type"], time.time() - meta["t0"])
+            return
+        run = _new_run(engine, meta)
+        if engine.holds_every_partition():  # local fast path: the whole run in-process
+            versions = {p: engine.version(p) or 0 for p in range(settings.partitions)}
+            done = run_locally(run, engine.graphs.as_mapping())
+            await _finish(engine, meta, done, {p: versions[p] for p in run.touched})
+            return
+        step = run.start()
+        if isinstance(step, Done | Failed):
+            await _finish(engine, meta, step, {})
+        elif meta["type"] in DIRECT_TYPES and len(step.by_partition) == 1:
+            (partition,) = step.by_partition
+            direct = _pack(meta | {"mode": "direct"})
+            await engine.query_exec_topic.send(value=direct, partition=partition)
+        else:
+            start = _pack(meta | {"kind": "start"})
+            await engine.query_partials_topic.send(key=meta["qid"].encode(), value=start)
 
     @app.agent(engine.queries_topic, name="graph-query-accept")  # type: ignore[untyped-decorator]
     async def accept(stream: Any) -> None:
@@ -75,98 +112,101 @@ def register_queries(engine: Any) -> None:
                 if isinstance(query, QueryRejection):
                     meta = {
                         "qid": query.query_id or "",
-                        "reply_to": query.reply_to or default_reply,
+                        "reply_to": query.reply_to or settings.topics.results,
                         "enc": str(query.encoding),
                     }
                     err = query.error
                     await _answer(engine, meta, error_result(meta["qid"], err.code, err.message))
                     await reject(
-                        engine,
-                        err,
-                        source=source,
-                        key=msg.key,
-                        raw=raw,
-                        headers=msg.headers,
-                        encoding=query.encoding,
-                        query_id=query.query_id,
-                    )
+                        engine, err, source=source, key=msg.key, raw=raw, headers=msg.headers,
+                        encoding=query.encoding, query_id=query.query_id,
+                    )  # fmt: skip
                     continue
+                timeout_ms = query.timeout_ms or settings.query_timeout_ms
                 meta = {
                     "qid": query.query_id,
                     "type": query.type,
                     "args": dict(query.args),
-                    "reply_to": query.reply_to or default_reply,
+                    "reply_to": query.reply_to or settings.topics.results,
                     "enc": str(query.encoding),
-                    "deadline": time.time() + (query.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000,
+                    "t0": time.time(),
+                    "deadline": time.time() + timeout_ms / 1000,
+                    "cache": header_value(msg.headers, "cache") != "0",
                 }
-                try:
-                    targets = target_partitions(query.type, query.args, partitions)
-                except UnsupportedQuery as exc:
-                    body = error_result(query.query_id, ErrorCode.UNKNOWN_QUERY_TYPE, str(exc))
-                    await _answer(engine, meta, body)
-                    continue
-                meta["n"] = len(targets)
-                packed = _pack(meta)
-                for p in targets:
-                    await engine.query_exec_topic.send(value=packed, partition=p)
+                await dispatch(meta)
                 engine.count("queries_accepted")
             except Exception as exc:
                 log.exception("query accept failed", offset=msg.offset)
                 await reject(
-                    engine,
-                    WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
-                    source=source,
-                    key=msg.key,
-                    raw=raw,
-                    headers=msg.headers,
+                    engine, WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
+                    source=source, key=msg.key, raw=raw, headers=msg.headers,
                     encoding=response_encoding(raw, ctype),
-                )
+                )  # fmt: skip
 
     @app.agent(engine.query_exec_topic, name="graph-query-execute")  # type: ignore[untyped-decorator]
     async def execute(stream: Any) -> None:
         async for event in stream.events():
-            msg = event.message
+            p = event.message.partition
             try:
-                meta = _unpack(event.value)
-                partial = evaluate_partial(meta["type"], meta["args"], engine.graph(msg.partition))
-                if meta["n"] == 1:
-                    result = merge_partials(meta["type"], meta["args"], [partial])
-                    await _answer(engine, meta, ok_result(meta["qid"], result))
-                    engine.count("queries_answered")
-                else:
-                    meta["partial"] = partial
-                    meta["p"] = msg.partition
-                    await engine.query_partials_topic.send(
-                        key=meta["qid"].encode(), value=_pack(meta)
-                    )
+                msg = _unpack(event.value)
+                graph = engine.graph(p)
+                if msg.get("mode") == "direct":
+                    run = _new_run(engine, msg)
+                    step = run.start()
+                    version = engine.version(p) or 0
+                    if isinstance(step, Requests) and set(step.by_partition) == {p}:
+                        partial = evaluate_request(step.by_partition[p], graph, engine.query_limits)
+                        step = run.feed(step.round, p, partial) or Failed(
+                            "internal", "query needs more than its owner partition"
+                        )
+                    await _finish(engine, msg, step, {p: version})
+                    continue
+                partial = evaluate_request(msg["req"], graph, engine.query_limits)
+                reply = {"kind": "partial", "qid": msg["qid"], "round": msg["round"], "p": p,
+                         "partial": partial, "v": engine.version(p) or 0}  # fmt: skip
+                await engine.query_partials_topic.send(key=msg["qid"].encode(), value=_pack(reply))
             except Exception:
-                log.exception("query execution failed", partition=msg.partition)
+                log.exception("query execution failed", partition=p)
                 engine.count("errors.internal")
 
-    @app.agent(engine.query_partials_topic, name="graph-query-gather")  # type: ignore[untyped-decorator]
-    async def gather(stream: Any) -> None:
+    async def advance(entry: dict[str, Any], step: Any) -> None:
+        meta = entry["meta"]
+        if isinstance(step, Requests):
+            for partition, request in step.by_partition.items():
+                body = {"qid": meta["qid"], "round": step.round, "req": request}
+                await engine.query_exec_topic.send(value=_pack(body), partition=partition)
+            return
+        pending.pop(meta["qid"], None)
+        await _finish(engine, meta, step, entry["versions"])
+
+    @app.agent(engine.query_partials_topic, name="graph-query-coordinate")  # type: ignore[untyped-decorator]
+    async def coordinate(stream: Any) -> None:
         async for event in stream.events():
             try:
-                meta = _unpack(event.value)
-                entry = pending.setdefault(meta["qid"], {"meta": meta, "partials": {}})
-                entry["partials"][meta["p"]] = meta["partial"]
-                if len(entry["partials"]) >= meta["n"]:
-                    del pending[meta["qid"]]
-                    ordered = [entry["partials"][p] for p in sorted(entry["partials"])]
-                    result = merge_partials(meta["type"], meta["args"], ordered)
-                    await _answer(engine, meta, ok_result(meta["qid"], result))
-                    engine.count("queries_answered")
+                msg = _unpack(event.value)
+                if msg.get("kind") == "start":
+                    run = _new_run(engine, msg)
+                    entry = {"meta": msg, "run": run, "versions": {}}
+                    pending[msg["qid"]] = entry
+                    await advance(entry, run.start())
+                    continue
+                found = pending.get(msg["qid"])
+                if found is None:  # the query ended (or this worker lost its state): ignore
+                    continue
+                entry = found
+                entry["versions"].setdefault(msg["p"], msg["v"])
+                step = entry["run"].feed(msg["round"], msg["p"], msg["partial"])
+                if step is not None:
+                    await advance(entry, step)
             except Exception:
-                log.exception("query gather failed")
+                log.exception("query coordination failed")
                 engine.count("errors.internal")
 
-    @app.timer(1.0)  # type: ignore[untyped-decorator]
+    @app.timer(0.5)  # type: ignore[untyped-decorator]
     async def expire_queries() -> None:
         now = time.time()
         for qid, entry in list(pending.items()):
-            meta = entry["meta"]
-            if meta["deadline"] < now:
-                del pending[qid]
-                body = error_result(qid, ErrorCode.TIMEOUT, "query did not complete in time")
-                await _answer(engine, meta, body)
-                engine.count("errors.timeout")
+            if entry["meta"]["deadline"] < now:
+                pending.pop(qid, None)
+                failed = Failed(ErrorCode.TIMEOUT, "query did not complete in time")
+                await _finish(engine, entry["meta"], failed, {})

@@ -105,6 +105,11 @@ class Settings:
     max_id_length: int = 256
     max_props_bytes: int = 16_384
     max_nesting_depth: int = 16
+    query_cache_size: int = 10_000
+    query_max_visited: int = 100_000
+    query_max_frontier: int = 50_000
+    query_max_result: int = 100_000
+    query_timeout_ms: int = 30_000
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -202,6 +207,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"must not be negative, got {value}")
+    return value
+
+
 def _positive_float(raw: str) -> float:
     try:
         value = float(raw)
@@ -289,6 +304,11 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "max_id_length": _positive_int,
     "max_props_bytes": _positive_int,
     "max_nesting_depth": _positive_int,
+    "query_cache_size": _non_negative_int,
+    "query_max_visited": _positive_int,
+    "query_max_frontier": _positive_int,
+    "query_max_result": _positive_int,
+    "query_timeout_ms": _positive_int,
     "sasl_mechanism": _sasl,
     "username": _text,
     "password": _text,

@@ -43,9 +43,15 @@ async def create_project(
     encoding: str = "msgpack",
     max_in_flight: int = 8,
     retry: RetryPolicy | None = None,
+    caching: bool = True,
     **overrides: Any,
 ) -> Engine:
     """Connect to Kafka and return an :class:`Engine`.
+
+    ``caching`` lets workers answer repeated queries from their result cache, which is
+    never stale (an entry is used only while every partition it read is unchanged);
+    ``False`` makes every query evaluate afresh. The cache size is a worker setting
+    (``query_cache_size``).
 
     Without ``settings`` they are loaded from ``overrides`` and ``PROJECT_ENGINE_*``
     environment variables; with ``settings``, ``overrides`` replace single fields.
@@ -70,6 +76,7 @@ async def create_project(
         encoding=parse_encoding(encoding),
         max_in_flight=max_in_flight,
         retry=retry or RetryPolicy(),
+        caching=caching,
     )
     await engine.connect()
     return engine
@@ -86,8 +93,10 @@ class Engine:
         encoding: Encoding,
         max_in_flight: int,
         retry: RetryPolicy,
+        caching: bool = True,
     ) -> None:
         self.settings = settings
+        self.caching = caching
         self.client_id = client_id
         self.encoding: Encoding = encoding
         self.max_in_flight = max_in_flight
@@ -261,6 +270,10 @@ class Engine:
                 message["timeout_ms"] = max(1, int(remaining * 1000))
             reply = await self._ask(reader, query_id, message, remaining, timeout)
             if reply.get("status") == "ok":
+                if reply.get("cached"):
+                    self.metrics.cache_hits += 1
+                else:
+                    self.metrics.cache_misses += 1
                 return reply.get("result")
             err = QueryError.from_reply(reply)
             delay = self.retry.backoff(attempt)
@@ -296,7 +309,10 @@ class Engine:
         topic = self.settings.topics.queries
         await self._partitions_for(topic)
         value = encode_value(message, self.encoding)
-        headers = [("content-type", content_type(self.encoding))]
+        headers = [
+            ("content-type", content_type(self.encoding)),
+            ("cache", b"1" if self.caching else b"0"),
+        ]
 
         async def send() -> None:
             await self._producer.send_and_wait(

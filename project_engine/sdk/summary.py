@@ -47,4 +47,6 @@ class EngineMetrics:
     send_retries: int = 0
     in_flight: int = 0
     queries_sent: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
     send_latency: deque[float] = field(default_factory=lambda: deque(maxlen=1024))
