@@ -38,6 +38,7 @@ class EngineApp:
     errors_topic: Any
     dlq_topic: Any
     acks_topic: Any
+    matches_topic: Any
     cache: ResultCache = field(default_factory=lambda: ResultCache(0))
     query_limits: QueryLimits = field(default_factory=QueryLimits)
     counters: dict[str, int] = field(default_factory=dict)
@@ -173,6 +174,7 @@ def build_engine(settings: Settings) -> EngineApp:
         errors_topic=topic(topics.errors),
         dlq_topic=topic(topics.dlq),
         acks_topic=topic(topics.acks),
+        matches_topic=topic(topics.matches),
         cache=ResultCache(settings.query_cache_size),
         query_limits=QueryLimits(
             max_visited=settings.query_max_visited,

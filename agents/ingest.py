@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -17,6 +18,7 @@ import structlog
 from agents.reporting import header_value, reject
 from agents.table_writes import write_records
 from pipeline.routing import route_chunk
+from pipeline.standing import begin_part, collect_matches, finish_routed_part
 from pipeline.steps import Part, decode_part, encode_part
 from pipeline.storage import dirty_writes
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
@@ -36,6 +38,7 @@ def register_ingest(engine: Any) -> None:
     """Attach the route and apply agents to ``engine.app``."""
     app = engine.app
     partitions = engine.settings.partitions
+    durable_store = engine.settings.store == "rocksdb"
 
     @app.agent(engine.input_topic, name="graph-route")  # type: ignore[untyped-decorator]
     async def route(stream: Any) -> None:
@@ -82,11 +85,20 @@ def register_ingest(engine: Any) -> None:
             try:
                 part = decode_part(event.value)
                 graph = engine.graph(msg.partition)
+                begin_part(graph)
                 graph.apply(part.steps)
+                finish_routed_part(graph, part.steps, part.source)
+                matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
+                if matches or forwards:
+                    # Delivered before the state change is: a crash in between re-emits
+                    # (same match ids) rather than loses a match.
+                    await _send_matches(engine, part, matches, forwards)
                 writes = dirty_writes(graph, graph.take_dirty())
                 if writes:
                     engine.bump_versions((msg.partition,))
-                await write_records(app, table, msg.partition, writes)
+                await write_records(
+                    app, table, msg.partition, writes, store_after_ack=durable_store
+                )
                 engine.count("parts_applied")
                 engine.count("steps_applied", len(part.steps))
                 if part.ack and part.chunk_id:
@@ -111,6 +123,27 @@ async def _send_parts(
         await engine.apply_topic.send(value=encode_part(part), partition=partition)
     engine.count("chunks_routed")
     engine.count("items_routed", len(chunk.items))
+
+
+async def _send_matches(
+    engine: Any, part: Part, matches: list[Any], forwards: dict[int, list[Any]]
+) -> None:
+    encoding = Encoding(part.encoding)
+    headers = [("content-type", content_type_of(encoding).encode())]
+    pending = []
+    for match in matches:
+        pending.append(
+            await engine.matches_topic.send(
+                key=match["match_id"].encode(), value=encode(match, encoding), headers=headers
+            )
+        )
+    for partition, steps in forwards.items():
+        confirm = Part(part.chunk_id, 0, 1, False, part.encoding, part.source, steps)
+        pending.append(
+            await engine.apply_topic.send(value=encode_part(confirm), partition=partition)
+        )
+    await asyncio.gather(*pending)
+    engine.count("standing_matches", len(matches))
 
 
 async def _send_ack(engine: Any, part: Part) -> None:

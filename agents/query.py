@@ -23,9 +23,11 @@ import structlog
 from agents.reporting import header_value, reject
 from pipeline.queries import Done, Failed, QueryRun, Requests, evaluate_request, run_locally
 from pipeline.result_cache import cache_key
+from pipeline.steps import Part, StepKind, encode_part
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import QueryRejection, error_result, ok_result, parse_query
+from schemas.standing import STANDING_QUERY_TYPES
 
 __all__ = ["register_queries"]
 
@@ -71,6 +73,34 @@ def _new_run(engine: Any, meta: dict[str, Any]) -> QueryRun:
     return QueryRun(meta["type"], meta["args"], engine.settings.partitions, engine.query_limits)
 
 
+def _list_standing(graph: Any, meta: dict[str, Any]) -> Done:
+    entries = [
+        {"standing_id": sid, "pattern": graph.standing[sid]} for sid in sorted(graph.standing)
+    ]
+    return Done({"standing": entries[: meta["args"]["limit"]], "count": len(entries)})
+
+
+async def _standing(engine: Any, meta: dict[str, Any]) -> None:
+    """Register, remove or list standing queries (registrations go to every partition)."""
+    args = meta["args"]
+    if meta["type"] == "standing_list":
+        await engine.query_exec_topic.send(value=_pack(meta | {"mode": "direct"}), partition=0)
+        return
+    if meta["type"] == "standing_register":
+        sid = args.get("standing_id") or meta["qid"]
+        step: tuple[Any, ...] = (StepKind.STANDING_PUT, sid, args["pattern"])
+        result: dict[str, Any] = {"standing_id": sid, "pattern": args["pattern"]}
+    else:
+        sid = args["standing_id"]
+        step = (StepKind.STANDING_DEL, sid)
+        result = {"standing_id": sid, "removed": True}
+    source = (engine.settings.topics.queries, -1, -1)
+    for partition in range(engine.settings.partitions):
+        part = Part(None, 0, 1, False, meta["enc"], source, [step])
+        await engine.apply_topic.send(value=encode_part(part), partition=partition)
+    await _finish(engine, meta | {"cache": False}, Done(result), {})
+
+
 def register_queries(engine: Any) -> None:
     """Attach the accept, execute and coordinate agents to ``engine.app``."""
     app = engine.app
@@ -78,6 +108,9 @@ def register_queries(engine: Any) -> None:
     pending: dict[str, dict[str, Any]] = {}
 
     async def dispatch(meta: dict[str, Any]) -> None:
+        if meta["type"] in STANDING_QUERY_TYPES:
+            await _standing(engine, meta)
+            return
         cached, result = engine.cache.get(cache_key(meta["type"], meta["args"]), engine.version)
         if cached and meta.get("cache", True):
             await _answer(engine, meta, ok_result(meta["qid"], result) | {"cached": True})
@@ -150,6 +183,9 @@ def register_queries(engine: Any) -> None:
             try:
                 msg = _unpack(event.value)
                 graph = engine.graph(p)
+                if msg.get("type") == "standing_list":
+                    await _finish(engine, msg | {"cache": False}, _list_standing(graph, msg), {})
+                    continue
                 if msg.get("mode") == "direct":
                     run = _new_run(engine, msg)
                     step = run.start()

@@ -37,9 +37,19 @@ class Dirty:
     nodes: set[str] = field(default_factory=set)
     out_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (src, type, dst)
     in_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (dst, type, src)
+    standing: set[str] = field(default_factory=set)
+    watermarks: set[str] = field(default_factory=set)
+    deferred: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
-        return bool(self.nodes or self.out_edges or self.in_edges)
+        return bool(
+            self.nodes
+            or self.out_edges
+            or self.in_edges
+            or self.standing
+            or self.watermarks
+            or self.deferred
+        )
 
 
 def _merge_props(target: dict[str, Any], update: Mapping[str, Any]) -> bool:
@@ -66,12 +76,17 @@ class GraphPartition:
     __slots__ = (
         "_dirty",
         "_edge_count",
+        "confirms",
+        "deferred",
+        "events",
         "in_by_src",
         "in_edges",
         "nodes",
         "out_by_dst",
         "out_edges",
         "partition",
+        "standing",
+        "watermarks",
     )
 
     def __init__(self, partition: int) -> None:
@@ -83,6 +98,14 @@ class GraphPartition:
         self.in_by_src: dict[str, set[tuple[str, str]]] = {}  # src -> {(dst, type)}
         self._edge_count = 0
         self._dirty = Dirty()
+        self.standing: dict[str, dict[str, Any]] = {}  # standing query id -> pattern
+        # Change events of the current part, collected only while standing queries exist.
+        self.events: list[tuple[Any, ...]] | None = None
+        self.confirms: list[tuple[str, str, dict[str, Any]]] = []
+        # Input position applied last, per input topic partition ("topic:partition").
+        self.watermarks: dict[str, int] = {}
+        # Confirmations that arrived before the part they depend on: match id -> step args.
+        self.deferred: dict[str, tuple[str, str, dict[str, Any]]] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -126,12 +149,21 @@ class GraphPartition:
     def _node_upsert(self, node_id: str, labels: list[str], props: Mapping[str, Any]) -> None:
         record = self._ensure_node(node_id)
         changed = False
+        events = self.events
         for label in labels:
             if label not in record.labels:
                 record.labels.add(label)
                 changed = True
+                if events is not None:
+                    events.append(("label", node_id, label))
+        if events is not None:
+            before = dict(record.props)
         if _merge_props(record.props, props) or changed:
             self._dirty.nodes.add(node_id)
+            if events is not None:
+                for key, value in props.items():
+                    if value is not None and (key not in before or before[key] != value):
+                        events.append(("prop", node_id, key, value))
 
     def _node_ensure(self, node_id: str) -> None:
         self._ensure_node(node_id)
@@ -148,6 +180,8 @@ class GraphPartition:
             self._edge_count += 1
             self.out_by_dst.setdefault(dst, set()).add((src, etype))
             self._dirty.out_edges.add((src, etype, dst))
+            if self.events is not None:
+                self.events.append(("out+", src, etype, dst))
         elif _merge_props(current, props):
             self._dirty.out_edges.add((src, etype, dst))
 
@@ -161,6 +195,8 @@ class GraphPartition:
             entries.add(key)
             self.in_by_src.setdefault(src, set()).add((dst, etype))
             self._dirty.in_edges.add((dst, etype, src))
+            if self.events is not None:
+                self.events.append(("in+", dst, etype, src))
 
     def _out_delete(self, src: str, etype: str, dst: str) -> None:
         edges = self.out_edges.get(src)
@@ -171,6 +207,8 @@ class GraphPartition:
             del self.out_edges[src]
         _discard_index(self.out_by_dst, dst, (src, etype))
         self._dirty.out_edges.add((src, etype, dst))
+        if self.events is not None:
+            self.events.append(("out-", src, etype, dst))
 
     def _in_delete(self, dst: str, etype: str, src: str) -> None:
         entries = self.in_edges.get(dst)
@@ -181,6 +219,8 @@ class GraphPartition:
             del self.in_edges[dst]
         _discard_index(self.in_by_src, src, (dst, etype))
         self._dirty.in_edges.add((dst, etype, src))
+        if self.events is not None:
+            self.events.append(("in-", dst, etype, src))
 
     def _node_delete(self, node_id: str) -> None:
         for etype, dst in list(self.out_edges.get(node_id, {})):
@@ -194,6 +234,40 @@ class GraphPartition:
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
 
+    def _standing_put(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
+        self.standing[standing_id] = dict(pattern)
+        self._dirty.standing.add(standing_id)
+
+    def _standing_del(self, standing_id: str) -> None:
+        if self.standing.pop(standing_id, None) is not None:
+            self._dirty.standing.add(standing_id)
+
+    def _match_confirm(self, node_id: str, label: str, match: dict[str, Any]) -> None:
+        src = match["source"]
+        if self.watermarks.get(f"{src['topic']}:{src['partition']}", -1) < src["offset"]:
+            # The part of the same input message for this partition is still on its way.
+            self.deferred[match["match_id"]] = (node_id, label, match)
+            self._dirty.deferred.add(match["match_id"])
+            return
+        record = self.nodes.get(node_id)
+        if record is not None and label in record.labels:
+            self.confirms.append((node_id, label, match))
+
+    def mark_applied(self, topic: str, partition: int, offset: int) -> None:
+        """Record that the input message at this position has been applied here, and settle
+        confirmations that were waiting for it."""
+        key = f"{topic}:{partition}"
+        if self.watermarks.get(key, -1) >= offset:
+            return
+        self.watermarks[key] = offset
+        self._dirty.watermarks.add(key)
+        for mid, (node_id, label, match) in list(self.deferred.items()):
+            src = match["source"]
+            if f"{src['topic']}:{src['partition']}" == key and src["offset"] <= offset:
+                del self.deferred[mid]
+                self._dirty.deferred.add(mid)
+                self._match_confirm(node_id, label, match)
+
     _handlers: dict[int, Any] = {
         StepKind.NODE_UPSERT: _node_upsert,
         StepKind.NODE_ENSURE: _node_ensure,
@@ -202,6 +276,9 @@ class GraphPartition:
         StepKind.OUT_DELETE: _out_delete,
         StepKind.IN_DELETE: _in_delete,
         StepKind.NODE_DELETE: _node_delete,
+        StepKind.STANDING_PUT: _standing_put,
+        StepKind.STANDING_DEL: _standing_del,
+        StepKind.MATCH_CONFIRM: _match_confirm,
     }
 
     # -- loading from stored records -------------------------------------------------------
@@ -215,6 +292,15 @@ class GraphPartition:
             self._edge_count += 1
         edges[(etype, dst)] = dict(props)
         self.out_by_dst.setdefault(dst, set()).add((src, etype))
+
+    def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
+        self.standing[standing_id] = dict(pattern)
+
+    def load_watermark(self, key: str, offset: int) -> None:
+        self.watermarks[key] = offset
+
+    def load_deferred(self, match_id: str, node_id: str, label: str, match: dict[str, Any]) -> None:
+        self.deferred[match_id] = (node_id, label, match)
 
     def load_in_edge(self, dst: str, etype: str, src: str) -> None:
         self.in_edges.setdefault(dst, set()).add((etype, src))

@@ -28,6 +28,9 @@ class StepKind(IntEnum):
     OUT_DELETE = 4  # (kind, src, type, dst)
     IN_DELETE = 5  # (kind, dst, type, src)
     NODE_DELETE = 6  # (kind, id): sent to every partition; each drops what touches the node
+    STANDING_PUT = 7  # (kind, standing_id, pattern): sent to every partition
+    STANDING_DEL = 8  # (kind, standing_id): sent to every partition
+    MATCH_CONFIRM = 9  # (kind, node_id, label, match): owner emits match if node has label
 
 
 Step = tuple[Any, ...]

@@ -6,6 +6,9 @@ records however many edges the hub has:
 - ``b"n" + id`` -> msgpack ``[labels, props]``
 - ``b"o" + src + 0x00 + type + 0x00 + dst`` -> msgpack ``props`` (held by src's owner)
 - ``b"i" + dst + 0x00 + type + 0x00 + src`` -> ``b"\\x01"`` (held by dst's owner)
+- ``b"s" + standing query id`` -> msgpack pattern (every partition holds every one)
+- ``b"w" + partition + 0x00 + "topic:partition"`` -> the input offset applied last there
+- ``b"c" + partition + 0x00 + match id`` -> a confirmation waiting for its input message
 
 Ids and types never hold control characters (validation rejects them), so 0x00 is a safe
 separator. A record whose value is ``None`` is a deletion (a changelog tombstone).
@@ -30,6 +33,7 @@ __all__ = [
     "out_key",
     "owner_of_key",
     "rebuild_partitions",
+    "standing_key",
 ]
 
 TableWrite = tuple[bytes, bytes | None]
@@ -43,6 +47,10 @@ def node_key(node_id: str) -> bytes:
 
 def out_key(src: str, etype: str, dst: str) -> bytes:
     return b"o" + f"{src}{_SEP}{etype}{_SEP}{dst}".encode()
+
+
+def standing_key(standing_id: str) -> bytes:
+    return b"s" + standing_id.encode("utf-8")
 
 
 def in_key(dst: str, etype: str, src: str) -> bytes:
@@ -66,12 +74,24 @@ def dirty_writes(graph: GraphPartition, dirty: Dirty) -> list[TableWrite]:
     for dst, etype, src in dirty.in_edges:
         present = (etype, src) in graph.in_edges.get(dst, ())
         writes.append((in_key(dst, etype, src), _IN_VALUE if present else None))
+    owner = str(graph.partition)
+    for key in dirty.watermarks:
+        writes.append((b"w" + f"{owner}\x00{key}".encode(), _pack(graph.watermarks[key])))
+    for mid in dirty.deferred:
+        entry = graph.deferred.get(mid)
+        record_key = b"c" + f"{owner}\x00{mid}".encode()
+        writes.append((record_key, None if entry is None else _pack(list(entry))))
+    for standing_id in dirty.standing:
+        pattern = graph.standing.get(standing_id)
+        writes.append((standing_key(standing_id), None if pattern is None else _pack(pattern)))
     return writes
 
 
 def owner_of_key(key: bytes, partitions: int) -> int:
     """The partition whose state holds the record ``key``."""
     body = key[1:].decode("utf-8")
+    if key[:1] in (b"w", b"c"):  # partition-local bookkeeping: the owner is in the key
+        return int(body.split(_SEP, 1)[0])
     first = body.split(_SEP, 1)[0] if key[:1] != b"n" else body
     return partition_for(first, partitions)
 
@@ -80,6 +100,17 @@ def decode_record(key: bytes, value: bytes, graph: GraphPartition) -> None:
     """Load one stored record into ``graph``; raises ``ValueError`` on an unknown record."""
     kind = key[:1]
     body = key[1:].decode("utf-8")
+    if kind == b"s":
+        graph.load_standing(body, msgpack.unpackb(value, raw=False))
+        return
+    if kind in (b"w", b"c"):
+        _owner, name = body.split(_SEP, 1)
+        if kind == b"w":
+            graph.load_watermark(name, int(msgpack.unpackb(value)))
+        else:
+            node_id, label, match = msgpack.unpackb(value, raw=False)
+            graph.load_deferred(name, node_id, label, match)
+        return
     if kind == b"n":
         labels, props = msgpack.unpackb(value, raw=False)
         graph.load_node(body, labels, props)
@@ -100,10 +131,17 @@ def rebuild_partitions(
 ) -> dict[int, GraphPartition]:
     """Build the state of each partition in ``wanted`` from stored records (others skipped)."""
     graphs = {p: GraphPartition(p) for p in wanted}
+    standing: dict[bytes, bytes] = {}
     for key, value in records:
         if value is None:
             continue
+        if key[:1] == b"s":  # every partition keeps every registration
+            standing[key] = value
+            continue
         graph = graphs.get(owner_of_key(key, partitions))
         if graph is not None:
+            decode_record(key, value, graph)
+    for key, value in standing.items():
+        for graph in graphs.values():
             decode_record(key, value, graph)
     return graphs

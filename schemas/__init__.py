@@ -44,11 +44,14 @@ from schemas.queries import (
     register_query_type,
 )
 from schemas.settings import Settings, SettingsError
+from schemas.standing import PATTERN_KINDS, STANDING_QUERY_TYPES, validate_pattern
 from schemas.validation import parse_chunk, parse_op, parse_ops
 
 __all__ = [
     "ERROR_CODE_DOCS",
+    "PATTERN_KINDS",
     "QUERY_TYPES",
+    "STANDING_QUERY_TYPES",
     "Chunk",
     "DeleteEdge",
     "DeleteNode",
@@ -83,4 +86,5 @@ __all__ = [
     "parse_query_obj",
     "register_query_type",
     "response_encoding",
+    "validate_pattern",
 ]

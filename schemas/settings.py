@@ -36,6 +36,7 @@ class TopicNames:
     results: str
     errors: str
     dlq: str
+    matches: str
     apply: str
     acks: str
     query_exec: str
@@ -49,6 +50,7 @@ class TopicNames:
             results=f"{prefix}graph-results",
             errors=f"{prefix}graph-errors",
             dlq=f"{prefix}graph-dlq",
+            matches=f"{prefix}graph-matches",
             apply=f"{prefix}graph-apply",
             acks=f"{prefix}graph-acks",
             query_exec=f"{prefix}graph-query-exec",
@@ -56,7 +58,7 @@ class TopicNames:
         )
 
     def public(self) -> tuple[str, ...]:
-        return (self.input, self.queries, self.results, self.errors, self.dlq)
+        return (self.input, self.queries, self.results, self.errors, self.dlq, self.matches)
 
     def all(self) -> tuple[str, ...]:
         return (*self.public(), self.apply, self.acks, self.query_exec, self.query_partials)

@@ -20,6 +20,7 @@ def test_defaults_match_the_documented_local_setup() -> None:
         "graph-results",
         "graph-errors",
         "graph-dlq",
+        "graph-matches",
     )
 
 
