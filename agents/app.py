@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,9 @@ class EngineApp:
     counters: dict[str, int] = field(default_factory=dict)
     query_seconds: dict[str, list[float]] = field(default_factory=dict)
     _versions: dict[int, int] = field(default_factory=dict)
-    _version_seq: int = 0
+    # Versions start from a random base per process: a version seen from another worker can
+    # never be mistaken for one issued here.
+    _version_seq: int = field(default_factory=lambda: secrets.randbits(62) << 1)
     _reply_topics: dict[str, Any] = field(default_factory=dict)
 
     def graph(self, partition: int) -> GraphPartition:

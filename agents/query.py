@@ -45,10 +45,16 @@ def _unpack(raw: bytes) -> Any:
 
 async def _answer(engine: Any, meta: dict[str, Any], body: dict[str, Any]) -> None:
     encoding = Encoding(meta["enc"])
+    value = encode(body, encoding)
+    limit = engine.settings.max_message_bytes
+    if len(value) > limit:  # the broker would refuse it and the client would wait in vain
+        message = f"answer of {len(value)} bytes exceeds max_message_bytes ({limit})"
+        value = encode(error_result(meta["qid"], ErrorCode.LIMIT_EXCEEDED, message), encoding)
+        engine.count(f"errors.{ErrorCode.LIMIT_EXCEEDED}")
     try:
         await engine.reply_topic(meta["reply_to"]).send(
             key=meta["qid"].encode(),
-            value=encode(body, encoding),
+            value=value,
             headers=[("content-type", content_type_of(encoding).encode())],
         )
     except Exception:

@@ -19,6 +19,7 @@ from pipeline.graph import GraphPartition
 from pipeline.queries import Done, QueryLimits, QueryRun, run_locally
 from pipeline.routing import route_chunk
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
+from tests.support.query_reference import QueryReference
 from tests.support.reference import ReferenceGraph, reference_digest
 
 TYPES = ["", "KNOWS", "LIKES"]
@@ -94,87 +95,13 @@ def answer(
 
 
 @functools.cache
+def answers(kind: str, seed: int, nodes: int) -> QueryReference:
+    return QueryReference(reference(kind, seed, nodes))
+
+
 def hops(kind: str, seed: int, nodes: int, direction: str, edge_type: str | None) -> nx.DiGraph:
     """The directed graph whose edges are the hops a traversal may take."""
-    h = nx.DiGraph()
-    g = reference(kind, seed, nodes).g
-    h.add_nodes_from(g)
-    for src, dst, etype in g.edges(keys=True):
-        if edge_type is None or etype == edge_type:
-            if direction in ("out", "both"):
-                h.add_edge(src, dst)
-            if direction in ("in", "both"):
-                h.add_edge(dst, src)
-    return h
-
-
-def ref_neighbors(h: nx.DiGraph, node_id: str, limit: int | None) -> Any:
-    if node_id not in h:
-        return None
-    found = sorted(h.successors(node_id))
-    return {"id": node_id, "neighbors": found if limit is None else found[:limit]}
-
-
-def ref_khop(h: nx.DiGraph, node_id: str, depth: int) -> Any:
-    if node_id not in h:
-        return None
-    reached = nx.single_source_shortest_path_length(h, node_id, cutoff=depth)
-    nodes = sorted(n for n in reached if n != node_id)
-    return {"id": node_id, "depth": depth, "nodes": nodes, "count": len(nodes)}
-
-
-def ref_lex_path(h: nx.DiGraph, src: str, dst: str, max_depth: int) -> list[str] | None:
-    """The lexicographically smallest shortest path: distances to dst, then greedy from src."""
-    if src not in h or dst not in h:
-        return None
-    to_dst = nx.single_source_shortest_path_length(h.reverse(copy=False), dst, cutoff=max_depth)
-    if src not in to_dst:
-        return None
-    path = [src]
-    while path[-1] != dst:
-        left = to_dst[path[-1]]
-        path.append(min(n for n in h.successors(path[-1]) if to_dst.get(n) == left - 1))
-    return path
-
-
-def ref_subgraph(
-    g: nx.MultiDiGraph, h: nx.DiGraph, node_id: str, depth: int, edge_type: str | None
-) -> Any:
-    if node_id not in h:
-        return None
-    inside = set(nx.single_source_shortest_path_length(h, node_id, cutoff=depth))
-    nodes = [
-        {
-            "id": n,
-            "labels": sorted(g.nodes[n]["labels"]),
-            "props": dict(sorted(g.nodes[n]["props"].items())),
-        }
-        for n in sorted(inside)
-    ]
-    edges = sorted(
-        (s, k, d, dict(sorted(data["props"].items())))
-        for s, d, k, data in g.edges(keys=True, data=True)
-        if s in inside and d in inside and (edge_type is None or k == edge_type)
-    )
-    return {
-        "id": node_id,
-        "depth": depth,
-        "nodes": nodes,
-        "edges": [{"src": s, "type": t, "dst": d, "props": p} for s, t, d, p in edges],
-    }
-
-
-def ref_top_degree(g: nx.MultiDiGraph, k: int, direction: str) -> Any:
-    def degree(n: str) -> int:
-        out = g.out_degree(n) if direction != "in" else 0
-        return int(out + (g.in_degree(n) if direction != "out" else 0))
-
-    ranked = sorted(g.nodes, key=lambda n: (-degree(n), n))[:k]
-    return {
-        "k": k,
-        "direction": direction,
-        "nodes": [{"id": n, "degree": degree(n)} for n in ranked],
-    }
+    return answers(kind, seed, nodes).hops(direction, edge_type)
 
 
 def sample_ids(rng: random.Random, nodes: int, count: int) -> list[str]:
@@ -210,11 +137,11 @@ def test_neighbors_match_reference(kind: str, seed: int, nodes: int, partitions:
     for node_id in sample_ids(rng, nodes, 150):
         direction, edge_type = rng.choice(DIRECTIONS), rng.choice(EDGE_TYPES)
         limit = rng.choice([None, None, 1, 3, 50])
-        h = hops(kind, seed, nodes, direction, edge_type)
         got = answer(
             graphs, "neighbors", id=node_id, direction=direction, edge_type=edge_type, limit=limit
         )
-        assert got == ref_neighbors(h, node_id, limit), (node_id, direction, edge_type, limit)
+        expected = answers(kind, seed, nodes).neighbors(node_id, direction, edge_type, limit)
+        assert got == expected, (node_id, direction, edge_type, limit)
 
 
 @graph_params
@@ -224,11 +151,11 @@ def test_khop_matches_reference(kind: str, seed: int, nodes: int, partitions: in
     for node_id in sample_ids(rng, nodes, 40):
         direction, edge_type = rng.choice(DIRECTIONS), rng.choice(EDGE_TYPES)
         depth = rng.choice([1, 2, 3, 4, 10])
-        h = hops(kind, seed, nodes, direction, edge_type)
         got = answer(
             graphs, "khop", id=node_id, depth=depth, direction=direction, edge_type=edge_type
         )
-        assert got == ref_khop(h, node_id, depth), (node_id, depth, direction, edge_type)
+        expected = answers(kind, seed, nodes).khop(node_id, depth, direction, edge_type)
+        assert got == expected, (node_id, depth, direction, edge_type)
 
 
 @graph_params
@@ -237,14 +164,14 @@ def test_shortest_path_is_shortest_valid_and_the_lexicographically_smallest(
     kind: str, seed: int, nodes: int, partitions: int
 ) -> None:
     graphs, rng = engine(kind, seed, nodes, partitions), random.Random(seed * 13 + partitions)
-    g = reference(kind, seed, nodes).g
+    ref = answers(kind, seed, nodes)
+    g = ref.g
     found = 0
     for src, dst in zip(sample_ids(rng, nodes, 200), sample_ids(rng, nodes, 200), strict=True):
         if rng.random() < 0.05:
             dst = src
         direction, edge_type = rng.choice(DIRECTIONS), rng.choice([None, None, *EDGE_TYPES])
         max_depth = rng.choice([1, 2, 3, 6, 6, 20])
-        h = hops(kind, seed, nodes, direction, edge_type)
         got = answer(
             graphs,
             "shortest_path",
@@ -255,12 +182,7 @@ def test_shortest_path_is_shortest_valid_and_the_lexicographically_smallest(
             edge_type=edge_type,
         )["path"]
         case = (src, dst, max_depth, direction, edge_type)
-        if src in h and dst in h and nx.has_path(h, src, dst):
-            length: int | None = nx.shortest_path_length(h, src, dst)
-            if length is not None and length > max_depth:
-                length = None
-        else:
-            length = None
+        length = ref.path_length(src, dst, max_depth, direction, edge_type)
         if length is None:
             assert got is None, case
             continue
@@ -272,7 +194,7 @@ def test_shortest_path_is_shortest_valid_and_the_lexicographically_smallest(
             back = set(g[b][a]) if g.has_edge(b, a) else set()
             usable = {"out": keys, "in": back, "both": keys | back}[direction]
             assert usable if edge_type is None else edge_type in usable, (case, a, b)
-        assert got == ref_lex_path(h, src, dst, max_depth), case
+        assert got == ref.lex_path(src, dst, max_depth, direction, edge_type), case
     assert found >= 20  # enough reachable pairs for the checks above to mean something
 
 
@@ -280,25 +202,25 @@ def test_shortest_path_is_shortest_valid_and_the_lexicographically_smallest(
 @partition_params
 def test_subgraph_matches_reference(kind: str, seed: int, nodes: int, partitions: int) -> None:
     graphs, rng = engine(kind, seed, nodes, partitions), random.Random(seed * 17 + partitions)
-    g = reference(kind, seed, nodes).g
+    ref = answers(kind, seed, nodes)
     for node_id in sample_ids(rng, nodes, 15):
         direction, edge_type = rng.choice(DIRECTIONS), rng.choice(EDGE_TYPES)
         depth = rng.choice([1, 2, 3])
-        h = hops(kind, seed, nodes, direction, edge_type)
         got = answer(
             graphs, "subgraph", id=node_id, depth=depth, direction=direction, edge_type=edge_type
         )
-        assert got == ref_subgraph(g, h, node_id, depth, edge_type), (node_id, depth, direction)
+        expected = ref.subgraph(node_id, depth, direction, edge_type)
+        assert got == expected, (node_id, depth, direction)
 
 
 @graph_params
 @partition_params
 def test_top_degree_matches_reference(kind: str, seed: int, nodes: int, partitions: int) -> None:
-    graphs, g = engine(kind, seed, nodes, partitions), reference(kind, seed, nodes).g
+    graphs, ref = engine(kind, seed, nodes, partitions), answers(kind, seed, nodes)
     for k in (1, 7, 100, 10_000):
         for direction in DIRECTIONS:
             got = answer(graphs, "top_degree", k=k, direction=direction)
-            assert got == ref_top_degree(g, k, direction), (k, direction)
+            assert got == ref.top_degree(k, direction), (k, direction)
 
 
 def test_answers_are_byte_identical_for_one_and_eight_partitions() -> None:
@@ -363,14 +285,8 @@ def test_shortest_path_tie_break_on_small_dense_graphs(
     ops: list[Op] = [UpsertNode(f"n{i}") for i in range(10)]
     ops += [UpsertEdge(f"n{a}", f"n{b}", t, {}) for a, b, t in edges]
     graphs = build_partitions(ops, partitions)
-    h = nx.DiGraph()
-    h.add_nodes_from(f"n{i}" for i in range(10))
-    for a, b, t in edges:
-        if edge_type is None or t == edge_type:
-            if direction != "in":
-                h.add_edge(f"n{a}", f"n{b}")
-            if direction != "out":
-                h.add_edge(f"n{b}", f"n{a}")
+    ref = ReferenceGraph()
+    ref.apply(ops)
     got = answer(
         graphs,
         "shortest_path",
@@ -380,4 +296,5 @@ def test_shortest_path_tie_break_on_small_dense_graphs(
         direction=direction,
         edge_type=edge_type,
     )
-    assert got == {"path": ref_lex_path(h, f"n{src}", f"n{dst}", 4)}
+    expected = QueryReference(ref).shortest_path(f"n{src}", f"n{dst}", 4, direction, edge_type)
+    assert got == expected
