@@ -121,6 +121,7 @@ def _faust_app(settings: Settings) -> faust.App:
         web_tables_enabled=False,
         web_stats_enabled=False,
         web_graph_enabled=False,
+        web_router_enabled=False,
         broker_session_timeout=30.0,
         broker_heartbeat_interval=3.0,
         broker_rebalance_timeout=30.0,
@@ -139,6 +140,7 @@ def build_engine(settings: Settings) -> EngineApp:
     """Create the Faust app with its topics, table and agents for ``settings``."""
     from agents.ingest import register_ingest
     from agents.query import register_queries
+    from agents.web import register_web
 
     app = _faust_app(settings)
     topics = settings.topics
@@ -202,4 +204,5 @@ def build_engine(settings: Settings) -> EngineApp:
 
     register_ingest(engine)
     register_queries(engine)
+    register_web(engine)
     return engine

@@ -17,7 +17,19 @@ from schemas.settings import Settings, SettingsError
 
 __all__ = ["build_parser", "main", "settings_from_args"]
 
-COMMAND_MODULES = ("broker", "worker", "demo", "publish", "query", "tail")
+COMMAND_MODULES = (
+    "broker",
+    "worker",
+    "demo",
+    "publish",
+    "query",
+    "tail",
+    "status",
+    "export",
+    "import_log",
+    "replay",
+    "digest",
+)
 
 
 def add_connection_flags(parser: argparse.ArgumentParser) -> None:

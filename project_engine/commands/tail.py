@@ -1,7 +1,8 @@
 """``project-engine tail errors|dlq|results|acks``: print a topic's messages as JSON lines.
 
-Values are decoded from JSON or msgpack; DLQ entries (raw bad messages) are printed as
-``{"headers": {...}, "value_base64": ...}``. Reads from the end unless
+Reads through a :class:`~project_engine.sdk.stream.Stream` (every partition, no consumer
+group). Values are decoded from JSON or msgpack; DLQ entries (raw bad messages) are printed
+as ``{"headers": {...}, "value_base64": ...}``. Reads from the end unless
 ``--from-beginning``; stops after ``--max`` messages or ``--timeout`` idle seconds.
 """
 
@@ -11,13 +12,12 @@ import argparse
 import asyncio
 import base64
 import sys
-import time
 from typing import Any, TextIO
 
 from aiokafka.errors import KafkaError
 
 from project_engine.sdk.errors import EngineError
-from project_engine.sdk.replies import lookup_partitions, open_positioned_consumer
+from project_engine.sdk.stream import Stream
 from project_engine.sdk.wire import decode_value, to_json_line
 from schemas.settings import Settings
 
@@ -92,12 +92,17 @@ async def tail(
     """Print messages of ``stream`` until ``max_messages`` or ``idle_timeout``; exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    topic = getattr(settings.topics, stream)
+    reader = Stream(
+        settings,
+        kinds=(stream,),
+        start="earliest" if from_beginning else "latest",
+        keep_raw=True,
+        wait_for_topics=False,
+        client_id="project-engine-tail",
+        buffer_size=1000,
+    )
     try:
-        partitions = await lookup_partitions(settings, topic)
-        consumer = await open_positioned_consumer(
-            settings, topic, partitions, from_beginning=from_beginning
-        )
+        await reader.start()
     except EngineError as exc:
         print(f"project-engine tail: {exc}", file=err)
         return 1
@@ -105,26 +110,21 @@ async def tail(
         print(f"project-engine tail: cannot read from {settings.bootstrap}: {exc!r}", file=err)
         return 1
     seen = 0
-    last = time.monotonic()
     try:
         while max_messages is None or seen < max_messages:
-            wait = 1.0
-            if idle_timeout is not None:
-                wait = min(wait, idle_timeout - (time.monotonic() - last))
-                if wait <= 0:
-                    break
-            batches = await consumer.getmany(timeout_ms=max(1, int(wait * 1000)))
-            records = sorted((m for ms in batches.values() for m in ms), key=lambda m: m.timestamp)
-            for msg in records:
-                out.write(render(stream, msg.value, msg.headers) + "\n")
-                seen += 1
-                if max_messages is not None and seen >= max_messages:
-                    break
-            if records:
+            item = await reader.get(timeout=idle_timeout)
+            if item is None:
+                break
+            out.write(render(stream, item.raw, item.headers) + "\n")
+            seen += 1
+            if reader.buffered == 0:
                 out.flush()
-                last = time.monotonic()
+        out.flush()
     except BrokenPipeError:
         return 0
     finally:
-        await consumer.stop()
+        await reader.close()
+    if reader.failure is not None:
+        print(f"project-engine tail: reading stopped: {reader.failure!r}", file=err)
+        return 1
     return 0

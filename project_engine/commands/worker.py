@@ -3,16 +3,104 @@
 Creates the topics when missing, builds the Faust app from settings and runs it until
 SIGTERM/SIGINT. Several workers on one host each need their own ``--web-port`` and
 ``--data-dir``.
+
+Stopping is graceful and bounded. On SIGTERM/SIGINT Faust stops fetching input, waits for
+the events in hand (the chunk part being applied) to finish, commits their offsets and
+flushes the producer. Faust waits for in-flight events without a time limit, so a
+:class:`ShutdownWatchdog` armed on the first signal ends the process with
+:data:`EXIT_SHUTDOWN_TIMEOUT` if the stop has not finished within ``shutdown_timeout``
+seconds. Nothing is lost either way: offsets are committed only after what they cover has
+been written, and a restart re-applies the rest (mutations are idempotent).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
+import threading
 from typing import Any
 
-__all__ = ["register", "run", "run_worker"]
+import structlog
+
+__all__ = ["EXIT_SHUTDOWN_TIMEOUT", "ShutdownWatchdog", "register", "run", "run_worker"]
+
+#: Exit status when the stop did not finish within the bound (as timeout(1) uses).
+EXIT_SHUTDOWN_TIMEOUT = 124
+
+log = structlog.get_logger(__name__)
+
+
+class ShutdownWatchdog:
+    """Ends the process if a stop, once started, has not finished within ``timeout`` seconds.
+
+    :meth:`arm` may be called many times (every signal, the final cleanup): the first call
+    starts the countdown, later calls do nothing. The timer is a daemon thread, so a process
+    that exits in time is never held up by it, and it fires even when the event loop or the
+    interpreter's own shutdown (joining threads) hangs.
+    """
+
+    def __init__(self, timeout: float, exit_code: int = EXIT_SHUTDOWN_TIMEOUT) -> None:
+        self.timeout = timeout
+        self.exit_code = exit_code
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._timer is not None
+
+    def arm(self, reason: str) -> None:
+        with self._lock:
+            if self._timer is not None:
+                return
+            self._timer = threading.Timer(self.timeout, self._expire, args=(reason,))
+            self._timer.name = "shutdown-watchdog"
+            self._timer.daemon = True
+            self._timer.start()
+        log.info("stopping", reason=reason, bound_seconds=self.timeout)
+
+    def _expire(self, reason: str) -> None:
+        try:
+            log.error(
+                "stop did not finish in time: exiting now",
+                reason=reason,
+                bound_seconds=self.timeout,
+                exit_code=self.exit_code,
+            )
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(self.exit_code)
+
+
+def bounded_worker_class(watchdog: ShutdownWatchdog) -> type[Any]:
+    """A ``faust.Worker`` that arms ``watchdog`` whenever it begins to stop.
+
+    Faust (through ``mode``) installs its own SIGTERM/SIGINT handlers with
+    ``loop.add_signal_handler`` and dispatches them to ``_on_sigterm``/``_on_sigint``; those
+    are extended here, so the graceful stop they schedule runs exactly as before.
+    ``on_worker_shutdown`` runs on every way out (signal, crash, end of start-up).
+    """
+    import faust
+
+    class BoundedShutdownWorker(faust.Worker):
+        def _on_sigterm(self) -> None:
+            watchdog.arm("SIGTERM")
+            super()._on_sigterm()
+
+        def _on_sigint(self) -> None:
+            watchdog.arm("SIGINT")
+            super()._on_sigint()
+
+        def on_worker_shutdown(self) -> None:
+            watchdog.arm("worker shutting down")
+            super().on_worker_shutdown()
+
+    return BoundedShutdownWorker
 
 
 def register(subparsers: Any) -> None:
@@ -29,13 +117,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--web-port", help="port of the worker's web endpoints (6066)")
     parser.add_argument("--web-host", help="address the web endpoints bind to (127.0.0.1)")
     parser.add_argument("--app-id", help="consumer group and state namespace (project-engine)")
+    parser.add_argument(
+        "--shutdown-timeout",
+        help="seconds a stop may take before the process exits anyway (30)",
+    )
     parser.set_defaults(func=run)
 
 
 def run_worker(settings: Any) -> int:
     """Create the topics, then run the Faust worker for ``settings`` until stopped."""
-    import faust
-
     from agents.app import build_engine
     from project_engine.logs import configure_logging
     from project_engine.topics import TopicMismatch, ensure_topics
@@ -55,7 +145,8 @@ def run_worker(settings: Any) -> int:
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = build_engine(settings)
-    worker = faust.Worker(
+    worker_class = bounded_worker_class(ShutdownWatchdog(settings.shutdown_timeout))
+    worker = worker_class(
         engine.app,
         loglevel=settings.log_level.lower(),
         quiet=True,

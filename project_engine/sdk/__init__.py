@@ -5,6 +5,9 @@ Typical use::
     async with await create_project(bootstrap="127.0.0.1:9092") as engine:
         summary = await engine.add_graph(ops, wait=True)
         result = await engine.query({"type": "neighbors", "id": "a"})
+        async with await engine.create_stream(("results", "errors")) as stream:
+            async for item in stream:
+                print(item.kind, item.value)
 """
 
 from project_engine.sdk.engine import Engine, create_project
@@ -21,6 +24,8 @@ from project_engine.sdk.errors import (
     TopicNotFound,
 )
 from project_engine.sdk.retry import RetryPolicy
+from project_engine.sdk.stream import Stream, open_stream
+from project_engine.sdk.stream_items import StreamItem
 from project_engine.sdk.summary import AddGraphSummary, EngineMetrics
 
 __all__ = [
@@ -37,6 +42,9 @@ __all__ = [
     "QueryError",
     "RetriesExhausted",
     "RetryPolicy",
+    "Stream",
+    "StreamItem",
     "TopicNotFound",
     "create_project",
+    "open_stream",
 ]

@@ -25,6 +25,7 @@ from project_engine.sdk.errors import EngineClosed, EngineTimeout, QueryError
 from project_engine.sdk.replies import ReplyReader, SingleReply, partitions_of
 from project_engine.sdk.retry import RetryPolicy, retry_call
 from project_engine.sdk.sending import ChunkSender, SendOptions
+from project_engine.sdk.stream import Stream
 from project_engine.sdk.summary import AddGraphSummary, EngineMetrics
 from project_engine.sdk.wire import Encoding, content_type, encode_value, parse_encoding
 from schemas.settings import KafkaSecurity, Settings
@@ -240,6 +241,36 @@ class Engine:
         summary = sender.summary
         log.debug("add_graph done", chunks=summary.chunks, items=summary.items)
         return summary
+
+    async def create_stream(
+        self,
+        kinds: Iterable[str] = ("results", "errors", "matches"),
+        *,
+        topics: Iterable[str] | None = None,
+        start: str = "latest",
+        group_id: str | None = None,
+        buffer_size: int = 1000,
+        keep_raw: bool = False,
+    ) -> Stream:
+        """A started :class:`Stream` of this engine's results, errors and matches topics.
+
+        Use it with ``async for item in stream`` or ``stream.on("data", fn)``; close it with
+        ``close()`` or ``async with``. It has its own consumer and outlives :meth:`close`.
+        """
+        self._check_open()
+        if start not in ("latest", "earliest"):
+            raise ValueError(f"start must be 'latest' or 'earliest', got {start!r}")
+        stream = Stream(
+            self.settings,
+            kinds=kinds,
+            topics=topics,
+            start="latest" if start == "latest" else "earliest",
+            group_id=group_id,
+            buffer_size=buffer_size,
+            keep_raw=keep_raw,
+            client_id=f"{self.client_id}-stream",
+        )
+        return await stream.start()
 
     async def query(self, q: Mapping[str, Any], *, timeout: float = 30.0) -> Any:
         """Send one query and return its result.

@@ -39,12 +39,14 @@ class WorkerProcess:
     log_path: Path | None = None
     starts: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    web_port: int | None = None  # of the current (or last) start
 
     def start(self) -> WorkerProcess:
         data_dir = self.settings.data_dir / self.name
         data_dir.mkdir(parents=True, exist_ok=True)
         self.starts += 1
         self.log_path = data_dir / f"worker-{self.starts}.log"
+        self.web_port = free_port()
         s = self.settings
         cmd = [
             sys.executable,
@@ -64,7 +66,7 @@ class WorkerProcess:
             "--data-dir",
             str(data_dir),
             "--web-port",
-            str(free_port()),
+            str(self.web_port),
             "--log-level",
             "INFO",
         ]

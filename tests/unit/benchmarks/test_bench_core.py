@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -11,6 +12,7 @@ import pytest
 
 from benchmarks.baselines import CoreState, pure_core
 from benchmarks.data import encode_chunks, expected_counts, uniform_edge_ops
+from benchmarks.engine_run import CpuUse
 from benchmarks.harness import (
     BenchmarkTimeout,
     EngineWorker,
@@ -85,14 +87,29 @@ def test_cpu_counters_read_this_process_and_the_machine() -> None:
     assert busy is not None and busy > 0
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)
+
+
 def test_deadline_interrupts_a_long_run_and_restores_the_handlers() -> None:
-    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGALRM)
+    before = [signal.getsignal(sig) for sig in SIGNALS]
     started = time.monotonic()
     with pytest.raises(BenchmarkTimeout), interrupts_and_deadline(0.05):
         while time.monotonic() - started < 5:
             time.sleep(0.01)
     assert time.monotonic() - started < 2
-    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGALRM)) == before
+    assert [signal.getsignal(sig) for sig in SIGNALS] == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_interrupt_even_inside_asyncio_run(signum: signal.Signals) -> None:
+    async def wait_forever() -> None:
+        signal.raise_signal(signum)
+        await asyncio.sleep(5)
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), interrupts_and_deadline(10):
+        asyncio.run(wait_forever())
+    assert time.monotonic() - started < 2
 
 
 def test_worker_command_names_its_own_topics_and_ports(tmp_path: Path) -> None:
@@ -124,3 +141,18 @@ def test_bad_sizes_are_refused() -> None:
         parse_args(["--chunk-size", "0"])
     with pytest.raises(SystemExit):
         parse_args(["--hub-size", "1000"])
+
+
+def test_cpu_use_splits_our_processes_from_the_others() -> None:
+    cpu = CpuUse({"me": os.getpid()})
+    cpu.start()
+    end = time.process_time() + 0.2
+    while time.process_time() < end:
+        pass
+    cpu.stop()
+    mine = cpu.seconds["me"]
+    assert mine is not None and mine >= 0.1
+    assert set(cpu.seconds) == {"me", "all processes", "other processes"}
+    assert (cpu.seconds["other processes"] or 0.0) >= 0.0
+    share = cpu.share_of_core(0.2)
+    assert share["me"] is not None and share["me"] >= 0.5

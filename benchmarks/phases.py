@@ -1,0 +1,193 @@
+"""The steps of the ingest benchmark, each adding its measurements to the :class:`Report`.
+
+In run order: prepare the data, then the pure core (no broker running, so it has the
+machine to itself), then the transport limit (broker, no worker), then the engine end to
+end and the engine's hub cost (broker and worker). :mod:`benchmarks.ingest` owns the
+processes; the functions here only use them.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+from benchmarks.baselines import pure_core, transport_limit
+from benchmarks.data import (
+    EncodedChunk,
+    GraphCounts,
+    Op,
+    encode_chunks,
+    expected_counts,
+    total_bytes,
+    uniform_edge_ops,
+)
+from benchmarks.engine_run import connected_engine, engine_hub_cost, engine_ingest
+from benchmarks.harness import EngineWorker
+from benchmarks.hub import HubPlan, HubTiming, core_hub_cost
+from benchmarks.report import CORE, ENGINE, TRANSPORT, Measurement, Report
+from project_engine.localkafka import LocalKafka
+from schemas.settings import Settings
+
+__all__ = [
+    "CLIENT_ID",
+    "Data",
+    "Sizes",
+    "core_phase",
+    "engine_phase",
+    "prepare",
+    "progress",
+    "transport_phase",
+]
+
+CLIENT_ID = "bench-ingest"  # the engine run's client id, hence its chunk ids
+
+
+@dataclass(frozen=True)
+class Sizes:
+    edges: int
+    nodes: int
+    partitions: int
+    chunk_size: int
+    hub_size: int
+    hub_repeats: int
+    seed: int
+    time_limit: float
+
+
+@dataclass(frozen=True)
+class Data:
+    ops: list[Op]
+    chunks: list[EncodedChunk]
+    expected: GraphCounts
+    plan: HubPlan
+
+
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def prepare(sizes: Sizes, report: Report) -> Data:
+    progress(f"generating {sizes.edges:,} edges over {sizes.nodes:,} nodes (seed {sizes.seed})")
+    ops = uniform_edge_ops(sizes.nodes, sizes.edges, sizes.seed)
+    chunks = encode_chunks(ops, sizes.chunk_size, CLIENT_ID)
+    plan = HubPlan(sizes.hub_size, sizes.partitions, repeats=sizes.hub_repeats)
+    data = Data(ops, chunks, expected_counts(ops), plan)
+    report.params["expected_stats"] = data.expected.as_stats()
+    report.params["input_messages"] = len(chunks)
+    report.params["input_bytes"] = total_bytes(chunks)
+    # The input stays alive all run long; keep the collector from walking it again and again.
+    gc.collect()
+    gc.freeze()
+    return data
+
+
+def _hub_rows(report: Report, name: str, label: str, t: HubTiming) -> None:
+    small, large = f"hub_{name}_small", f"hub_{name}_large"
+    for key, (lo, hi), seconds, batches in (
+        (small, t.small_degrees, t.small_seconds, t.small_batches),
+        (large, t.large_degrees, t.large_seconds, t.large_batches),
+    ):
+        details: dict[str, object] = {"batch_seconds": [round(b, 4) for b in batches]}
+        details["median_seconds"] = round(statistics.median(batches), 4)
+        details["hub_degrees"] = [lo, hi]
+        if key == large:
+            details["final_degree"] = t.final_degree
+        row = f"{label}, hub {_k(lo)}..{_k(hi)}, best of {len(batches)}"
+        report.add(Measurement(key, row, t.batch, seconds, True, details))
+    report.hub_pairs.append((name, small, large))
+    small_times = " ".join(f"{b:.3f}" for b in t.small_batches)
+    large_times = " ".join(f"{b:.3f}" for b in t.large_batches)
+    report.notes.append(f"{label}, every batch (s): small hubs {small_times}; large {large_times}")
+
+
+def _rounded(stages: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in stages.items()}
+
+
+def _k(n: int) -> str:
+    return f"{n // 1000:,}k" if n % 1000 == 0 and n else f"{n:,}"
+
+
+def core_phase(sizes: Sizes, data: Data, report: Report) -> None:
+    progress("pure core: parse, route, apply, records to write")
+    run, state = pure_core(data.chunks, sizes.partitions)
+    if (state.nodes, state.edges) != (data.expected.nodes, data.expected.edges):
+        raise AssertionError(f"the pure core built {state.nodes} nodes and {state.edges} edges")
+    del state
+    label = "pure core (parse+route+apply+writes)"
+    details = {"writes": run.writes, "stage_seconds": _rounded(run.stages)}
+    report.add(Measurement(CORE, label, run.items, run.seconds, details=details))
+    progress("pure core with the apply parts encoded and decoded")
+    run, state = pure_core(data.chunks, sizes.partitions, part_codec=True)
+    del state
+    details = {"writes": run.writes, "stage_seconds": _rounded(run.stages)}
+    label = "pure core + part encode/decode"
+    report.add(Measurement("core_codec", label, run.items, run.seconds, details=details))
+    per_edge = ", ".join(f"{k} {1e6 * v / run.items:.2f}" for k, v in run.stages.items())
+    report.notes.append(f"pure core + part codec, µs per edge by stage: {per_edge}")
+    progress(f"pure core: hub of {data.plan.size:,} edges")
+    timing = core_hub_cost(data.plan, sizes.chunk_size)
+    _hub_rows(report, "core", f"+{_k(data.plan.batch)} hub edges, pure core", timing)
+    gc.collect()
+
+
+async def transport_phase(sizes: Sizes, data: Data, settings: Settings, report: Report) -> None:
+    progress(f"transport: {len(data.chunks):,} messages, no processing")
+    topic = f"{settings.topic_prefix}transport"
+    run = await transport_limit(settings, data.chunks, topic, timeout=sizes.time_limit)
+    report.add(
+        Measurement(
+            TRANSPORT,
+            "transport limit (aiokafka produce+consume)",
+            run.items,
+            run.seconds,
+            details={"produce_seconds": round(run.produce_seconds, 4), "messages": run.messages},
+        )
+    )
+
+
+async def engine_phase(
+    sizes: Sizes,
+    data: Data,
+    settings: Settings,
+    worker: EngineWorker,
+    kafka: LocalKafka,
+    report: Report,
+) -> None:
+    pids = {"worker": worker.pid, "broker": kafka.pid, "publisher": os.getpid()}
+    async with connected_engine(settings, worker, CLIENT_ID) as engine:
+        progress(f"engine: publishing {len(data.ops):,} edges, waiting for every ack")
+        run = await engine_ingest(
+            engine,
+            data.ops,
+            data.expected,
+            chunk_size=sizes.chunk_size,
+            timeout=sizes.time_limit,
+            pids=pids,
+        )
+        report.add(
+            Measurement(
+                ENGINE,
+                "engine end to end (SDK -> worker -> acks)",
+                run.items,
+                run.seconds,
+                details={
+                    "chunks": run.chunks,
+                    "stats": run.stats,
+                    "cpu_seconds": run.cpu_seconds,
+                    "cpu_share_of_one_core": run.cpu_share,
+                },
+            )
+        )
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in run.cpu_share.items() if v is not None)
+        report.notes.append(f"CPU during the engine run, share of one core: {shares}")
+        report.notes.append(f"stats after the engine run: {run.stats} (as expected)")
+        progress(f"engine: {run.items / run.seconds:,.0f} edges/s; hub of {data.plan.size:,}")
+        hub = await engine_hub_cost(
+            engine, data.plan, sizes.chunk_size, timeout=sizes.time_limit, seed=sizes.seed
+        )
+    _hub_rows(report, "engine", f"+{_k(data.plan.batch)} hub edges, engine", hub)
