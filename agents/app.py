@@ -9,6 +9,7 @@ from typing import Any
 import faust
 from faust.auth import SASLCredentials, SSLCredentials
 
+from agents.consumer_tuning import settle_heap, shorten_fetch_wait, tune_gc
 from agents.local_state import LocalGraphs
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
@@ -142,6 +143,7 @@ def build_engine(settings: Settings) -> EngineApp:
     from agents.query import register_queries
     from agents.web import register_web
 
+    tune_gc()
     app = _faust_app(settings)
     topics = settings.topics
     parts = settings.partitions
@@ -192,6 +194,12 @@ def build_engine(settings: Settings) -> EngineApp:
     async def _rebuild() -> None:
         engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply)
         engine.bump_versions(engine.graphs.assigned)
+        settle_heap()
+        shorten_fetch_wait(app)
+
+    @app.timer(5.0)  # type: ignore[untyped-decorator]
+    async def _keep_fetch_wait_short() -> None:  # the fetcher is recreated on restarts
+        shorten_fetch_wait(app)
 
     def _revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
         # Until recovery rebuilds local state, nothing here may answer from it.
