@@ -23,6 +23,7 @@ from pipeline.steps import Part, decode_part, encode_part
 from pipeline.storage import dirty_writes
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
+from schemas.ops import Chunk
 from schemas.validation import parse_chunk
 
 __all__ = ["register_ingest"]
@@ -48,6 +49,7 @@ def register_ingest(engine: Any) -> None:
             raw = event.value
             headers = msg.headers
             ack = _ack_requested(headers)
+            parsed: Chunk | WireError | None = None  # for the log record of a failure
             try:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
@@ -66,7 +68,13 @@ def register_ingest(engine: Any) -> None:
                     continue
                 await _send_parts(engine, parsed, source, ack, partitions)
             except Exception as exc:  # never let one message stop the stream
-                log.exception("routing failed", topic=msg.topic, offset=msg.offset)
+                log.exception(
+                    "routing failed",
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    chunk_id=getattr(parsed, "chunk_id", None),
+                )
                 await reject(
                     engine,
                     WireError(ErrorCode.INTERNAL, f"routing failed: {type(exc).__name__}"),
@@ -82,6 +90,7 @@ def register_ingest(engine: Any) -> None:
         table = engine.table
         async for event in stream.events():
             msg = event.message
+            part: Part | None = None  # for the log record of a failure
             try:
                 part = decode_part(event.value)
                 graph = engine.graph(msg.partition)
@@ -104,7 +113,13 @@ def register_ingest(engine: Any) -> None:
                 if part.ack and part.chunk_id:
                     await _send_ack(engine, part)
             except Exception:  # a bad internal part must not stop the partition
-                log.exception("apply failed", partition=msg.partition, offset=msg.offset)
+                log.exception(
+                    "apply failed",
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    chunk_id=part.chunk_id if part is not None else None,
+                )
                 engine.count("errors.internal")
 
 

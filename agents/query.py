@@ -26,7 +26,7 @@ from pipeline.result_cache import cache_key
 from pipeline.steps import Part, StepKind, encode_part
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
-from schemas.queries import QueryRejection, error_result, ok_result, parse_query
+from schemas.queries import Query, QueryRejection, error_result, ok_result, parse_query
 from schemas.standing import STANDING_QUERY_TYPES
 
 __all__ = ["register_queries"]
@@ -146,6 +146,7 @@ def register_queries(engine: Any) -> None:
             raw = event.value if isinstance(event.value, bytes) else b""
             ctype = header_value(msg.headers, "content-type")
             source = (msg.topic, msg.partition, msg.offset)
+            query: Query | QueryRejection | None = None  # for the log record of a failure
             try:
                 query = parse_query(raw, ctype, engine.limits)
                 if isinstance(query, QueryRejection):
@@ -175,7 +176,13 @@ def register_queries(engine: Any) -> None:
                 await dispatch(meta)
                 engine.count("queries_accepted")
             except Exception as exc:
-                log.exception("query accept failed", offset=msg.offset)
+                log.exception(
+                    "query accept failed",
+                    topic=msg.topic,
+                    partition=msg.partition,
+                    offset=msg.offset,
+                    query_id=getattr(query, "query_id", None),
+                )
                 await reject(
                     engine, WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
                     source=source, key=msg.key, raw=raw, headers=msg.headers,
@@ -186,6 +193,7 @@ def register_queries(engine: Any) -> None:
     async def execute(stream: Any) -> None:
         async for event in stream.events():
             p = event.message.partition
+            msg: Any = None  # for the log record of a failure
             try:
                 msg = _unpack(event.value)
                 graph = engine.graph(p)
@@ -208,7 +216,13 @@ def register_queries(engine: Any) -> None:
                          "partial": partial, "v": engine.version(p) or 0}  # fmt: skip
                 await engine.query_partials_topic.send(key=msg["qid"].encode(), value=_pack(reply))
             except Exception:
-                log.exception("query execution failed", partition=p)
+                log.exception(
+                    "query execution failed",
+                    topic=event.message.topic,
+                    partition=p,
+                    offset=event.message.offset,
+                    query_id=msg.get("qid") if isinstance(msg, dict) else None,
+                )
                 engine.count("errors.internal")
 
     async def advance(entry: dict[str, Any], step: Any) -> None:
@@ -224,6 +238,7 @@ def register_queries(engine: Any) -> None:
     @app.agent(engine.query_partials_topic, name="graph-query-coordinate")  # type: ignore[untyped-decorator]
     async def coordinate(stream: Any) -> None:
         async for event in stream.events():
+            msg: Any = None  # for the log record of a failure
             try:
                 msg = _unpack(event.value)
                 if msg.get("kind") == "start":
@@ -241,7 +256,13 @@ def register_queries(engine: Any) -> None:
                 if step is not None:
                     await advance(entry, step)
             except Exception:
-                log.exception("query coordination failed")
+                log.exception(
+                    "query coordination failed",
+                    topic=event.message.topic,
+                    partition=event.message.partition,
+                    offset=event.message.offset,
+                    query_id=msg.get("qid") if isinstance(msg, dict) else None,
+                )
                 engine.count("errors.internal")
 
     @app.timer(0.5)  # type: ignore[untyped-decorator]

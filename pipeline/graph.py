@@ -146,7 +146,7 @@ class GraphPartition:
             self._dirty.nodes.add(node_id)
         return record
 
-    def _node_upsert(self, node_id: str, labels: list[str], props: Mapping[str, Any]) -> None:
+    def _node_upsert(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
         record = self._ensure_node(node_id)
         changed = False
         events = self.events

@@ -36,10 +36,10 @@ def route_chunk(items: Iterable[Op], partitions: int) -> dict[int, list[Step]]:
 
     for op in items:
         if isinstance(op, UpsertEdge):
-            add(owner(op.src), (StepKind.OUT_UPSERT, op.src, op.type, op.dst, dict(op.props)))
+            add(owner(op.src), (StepKind.OUT_UPSERT, op.src, op.type, op.dst, op.props))
             add(owner(op.dst), (StepKind.IN_UPSERT, op.dst, op.type, op.src))
         elif isinstance(op, UpsertNode):
-            add(owner(op.id), (StepKind.NODE_UPSERT, op.id, list(op.labels), dict(op.props)))
+            add(owner(op.id), (StepKind.NODE_UPSERT, op.id, op.labels, op.props))
         elif isinstance(op, DeleteEdge):
             add(owner(op.src), (StepKind.OUT_DELETE, op.src, op.type, op.dst))
             add(owner(op.dst), (StepKind.IN_DELETE, op.dst, op.type, op.src))

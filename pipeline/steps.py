@@ -69,10 +69,10 @@ def encode_part(part: Part) -> bytes:
 def decode_part(raw: bytes) -> Part:
     """Decode a part; raises ``ValueError`` for anything :func:`encode_part` did not write."""
     try:
-        doc: Any = msgpack.unpackb(raw, raw=False, use_list=True, strict_map_key=False)
+        doc: Any = msgpack.unpackb(raw, raw=False, use_list=False, strict_map_key=False)
     except Exception as exc:  # msgpack raises several unrelated types
         raise ValueError(f"undecodable apply part: {type(exc).__name__}") from None
-    if not isinstance(doc, list) or len(doc) != 8 or doc[0] != PART_FORMAT_VERSION:
+    if not isinstance(doc, tuple) or len(doc) != 8 or doc[0] != PART_FORMAT_VERSION:
         raise ValueError("not an apply part of a known format")
     _, chunk_id, index, count, ack, encoding, source, steps = doc
     return Part(
@@ -82,5 +82,5 @@ def decode_part(raw: bytes) -> Part:
         ack=bool(ack),
         encoding=str(encoding),
         source=(str(source[0]), int(source[1]), int(source[2])),
-        steps=[tuple(step) for step in steps],
+        steps=list(steps),  # arrays decode as tuples: each step is already a tuple
     )

@@ -25,7 +25,15 @@ from typing import Any
 
 import structlog
 
-__all__ = ["EXIT_SHUTDOWN_TIMEOUT", "ShutdownWatchdog", "register", "run", "run_worker"]
+__all__ = [
+    "EXIT_SHUTDOWN_TIMEOUT",
+    "ShutdownWatchdog",
+    "prepare_topics",
+    "register",
+    "run",
+    "run_worker",
+    "startup_failure",
+]
 
 #: Exit status when the stop did not finish within the bound (as timeout(1) uses).
 EXIT_SHUTDOWN_TIMEOUT = 124
@@ -124,24 +132,62 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+async def prepare_topics(settings: Any) -> None:
+    """Create the topics; a failed bootstrap is replaced by its real cause when permanent.
+
+    aiokafka reports every failed bootstrap as ``KafkaConnectionError``, bad credentials
+    included; one direct connection per bootstrap server tells them apart, so a wrong
+    password stops the worker at once with an authentication error.
+    """
+    from aiokafka.errors import KafkaConnectionError
+
+    from project_engine.sdk.connect import bootstrap_failure_cause
+    from project_engine.topics import ensure_topics
+
+    try:
+        await ensure_topics(settings)
+    except KafkaConnectionError as exc:
+        cause = await bootstrap_failure_cause(settings)
+        if cause is not None:
+            raise cause from exc
+        raise
+
+
+def startup_failure(settings: Any, exc: BaseException) -> str:
+    """One line saying why the worker could not start; never contains the password."""
+    from aiokafka.errors import KafkaError
+
+    from project_engine.sdk.retry import as_permanent, classify
+    from project_engine.topics import TopicMismatch
+
+    sec = settings.security
+    if isinstance(exc, TopicMismatch):
+        text = str(exc)
+    elif isinstance(exc, KafkaError) and classify(exc) == "permanent":
+        who = f" as {sec.username} ({sec.sasl_mechanism})" if sec.sasl_mechanism else ""
+        text = str(as_permanent(exc, f"connecting to {settings.bootstrap}{who}"))
+    else:
+        text = f"cannot reach Kafka at {settings.bootstrap} ({type(exc).__name__}: {exc})"
+    text = " ".join(text.split())
+    if sec.password:
+        text = text.replace(sec.password, "***")
+    return f"project-engine worker: {text}"
+
+
 def run_worker(settings: Any) -> int:
-    """Create the topics, then run the Faust worker for ``settings`` until stopped."""
+    """Create the topics, then run the Faust worker for ``settings`` until stopped.
+
+    Failing to create the topics (broker unreachable, bad credentials, partition count
+    mismatch) ends the process with exit code 1 and a one-line message before Faust starts.
+    """
     from agents.app import build_engine
     from project_engine.logs import configure_logging
-    from project_engine.topics import TopicMismatch, ensure_topics
 
     configure_logging(settings)
     try:
-        asyncio.run(ensure_topics(settings))
-    except TopicMismatch as exc:
-        print(f"project-engine worker: {exc}", file=sys.stderr)
-        return 1
+        asyncio.run(prepare_topics(settings))
     except Exception as exc:
-        print(
-            f"project-engine worker: cannot reach Kafka at {settings.bootstrap} "
-            f"({type(exc).__name__}: {exc})",
-            file=sys.stderr,
-        )
+        print(startup_failure(settings, exc), file=sys.stderr)
         return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = build_engine(settings)

@@ -40,6 +40,7 @@ class WorkerProcess:
     starts: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
     web_port: int | None = None  # of the current (or last) start
+    extra_args: list[str] = field(default_factory=list)  # appended flags win over earlier ones
 
     def start(self) -> WorkerProcess:
         data_dir = self.settings.data_dir / self.name
@@ -69,6 +70,7 @@ class WorkerProcess:
             str(self.web_port),
             "--log-level",
             "INFO",
+            *self.extra_args,
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PROJECT_ENGINE_")}
         env.update(self.extra_env)
