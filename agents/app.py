@@ -127,7 +127,7 @@ def _faust_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=3.0,
         broker_rebalance_timeout=30.0,
         broker_commit_interval=1.0,
-        producer_linger=0.005,
+        producer_linger=0.0,
         producer_max_batch_size=1_048_576,
         producer_max_request_size=max(settings.max_message_bytes * 2, 2_097_152),
         consumer_max_fetch_size=max(settings.max_message_bytes * 2, 2_097_152),

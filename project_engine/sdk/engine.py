@@ -118,7 +118,7 @@ class Engine:
             self.settings,
             client_id=self.client_id,
             retry=self.retry,
-            linger_ms=5,
+            linger_ms=0,
             max_batch_size=min(self.settings.max_message_bytes, 1_000_000),
             max_request_size=self.settings.max_message_bytes,
         )
