@@ -1,0 +1,238 @@
+"""Query benchmark: latency of every query type through Kafka, cold and cached, and queries
+per second under concurrency, side by side with a raw Kafka request/reply round trip.
+
+Usage::
+
+    python -m benchmarks.queries [--edges 1000000] [--nodes 100000] [--queries 1000]
+                                 [--concurrency 32,128] [--seconds 10] [--with-ingest]
+                                 [--quick] [--json-out bench-results/queries.json]
+
+It starts a local Kafka broker and one worker process (memory store, 4 partitions) of its
+own, loads a seeded random graph through the SDK, then measures: the floor (a plain
+aiokafka request/reply echo doing no work, lingering as the engine does), each query type's
+p50/p95/p99 over sequential queries cold (evaluated afresh) and cached (repeated), node and
+neighbors queries from concurrent callers, and optionally the same queries at a fixed
+offered rate while another process ingests more edges. It stops everything it started,
+whatever happens, and asserts nothing about timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Awaitable
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.harness import BenchmarkTimeout, bench_settings, interrupts_and_deadline
+from benchmarks.phases import progress
+from benchmarks.query_phases import (
+    Plan,
+    floor_phase,
+    load_graph,
+    load_phase,
+    machine_pids,
+    query_phase,
+)
+from benchmarks.query_rate import ingest_phase
+from benchmarks.query_report import QueryReport
+from benchmarks.query_worker import WebWorker
+from benchmarks.report import machine_info
+from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
+from project_engine.logs import configure_logging
+from schemas.settings import Settings
+
+__all__ = ["main", "parse_args", "run_benchmark"]
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    """``"32,128"`` as ``(32, 128)``."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 32,128, got {text!r}") from None
+    if not counts:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return counts
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
+    """The plan to run, where to write the JSON, and whether ``--quick`` was given."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.queries",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--edges", type=int, help="edge upserts (1,000,000; --quick: 100,000)")
+    parser.add_argument("--nodes", type=int, help="distinct node ids (edges / 10)")
+    parser.add_argument("--partitions", type=int, default=4, help="graph partitions (4)")
+    parser.add_argument("--chunk-size", type=int, default=1000, help="ops per chunk (1000)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of edges and arguments (1)")
+    parser.add_argument("--queries", type=int, help="sequential queries per row (1000; 200)")
+    parser.add_argument(
+        "--concurrency",
+        type=_counts,
+        default=(32, 128),
+        help="concurrent callers, comma-separated: one measurement each (32,128)",
+    )
+    parser.add_argument("--seconds", type=float, help="seconds per load measurement (10; 5)")
+    parser.add_argument(
+        "--with-ingest", action="store_true", help="also measure queries during an ingest"
+    )
+    parser.add_argument("--ingest-edges", type=int, help="edges of that ingest (200,000; 50,000)")
+    parser.add_argument("--rate", type=float, default=50.0, help="offered queries/s then (50)")
+    parser.add_argument("--query-timeout", type=float, default=30.0, help="per query, s (30)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 3 minutes")
+    parser.add_argument("--time-limit", type=float, help="stop everything after this (3600; 600)")
+    parser.add_argument(
+        "--json-out",
+        type=Path,
+        default=Path("bench-results/queries.json"),
+        help="where to write the results (bench-results/queries.json)",
+    )
+    a = parser.parse_args(argv)
+    quick = bool(a.quick)
+    edges = a.edges if a.edges is not None else (100_000 if quick else 1_000_000)
+    queries = a.queries if a.queries is not None else (200 if quick else 1000)
+    ingest_edges = a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 200_000)
+    positive = (edges, a.partitions, a.chunk_size, queries, *a.concurrency, ingest_edges)
+    if min(positive) < 1 or (a.nodes is not None and a.nodes < 1):
+        parser.error("sizes, counts and --concurrency must be positive")
+    if not 1 <= a.chunk_size <= Settings().max_items_per_chunk:
+        parser.error(f"--chunk-size must be at most {Settings().max_items_per_chunk}")
+    if queries > Settings().query_cache_size:
+        parser.error(
+            f"--queries must fit the worker's result cache ({Settings().query_cache_size})"
+        )
+    if a.rate <= 0 or a.query_timeout <= 0 or (a.seconds is not None and a.seconds <= 0):
+        parser.error("--rate, --query-timeout and --seconds must be positive")
+    plan = Plan(
+        edges=edges,
+        nodes=a.nodes or max(edges // 10, 1),
+        partitions=a.partitions,
+        chunk_size=a.chunk_size,
+        seed=a.seed,
+        queries=queries,
+        concurrency=a.concurrency,
+        load_seconds=a.seconds or (5.0 if quick else 10.0),
+        with_ingest=bool(a.with_ingest),
+        ingest_edges=ingest_edges,
+        rate=a.rate,
+        query_timeout=a.query_timeout,
+        time_limit=a.time_limit or (600.0 if quick else 3600.0),
+    )
+    return plan, a.json_out, quick
+
+
+async def _cancelled_by_signals(work: Awaitable[None], time_limit: float) -> None:
+    """Run ``work``; SIGINT, SIGTERM and the deadline's SIGALRM cancel it, so every
+    ``finally`` and ``async with`` in it runs (clients closed, helpers stopped), and then
+    raise ``KeyboardInterrupt`` or :class:`BenchmarkTimeout` as the handlers of
+    :func:`interrupts_and_deadline` would have. Those handlers are back in place after."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    reasons: list[BaseException] = []
+
+    def stop(reason: BaseException) -> None:
+        reasons.append(reason)
+        task.cancel()
+
+    why = {
+        signal.SIGINT: KeyboardInterrupt("signal SIGINT"),
+        signal.SIGTERM: KeyboardInterrupt("signal SIGTERM"),
+        signal.SIGALRM: BenchmarkTimeout(f"the benchmark ran longer than {time_limit:.0f}s"),
+    }
+    previous = {sig: signal.getsignal(sig) for sig in why}
+    for sig, reason in why.items():
+        loop.add_signal_handler(sig, stop, reason)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if reasons:
+            raise reasons[0] from None
+        raise
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+
+async def _measure(
+    plan: Plan, settings: Settings, worker: WebWorker, kafka: LocalKafka, report: QueryReport,
+    stack: ExitStack,
+) -> None:  # fmt: skip
+    await load_graph(settings, worker, plan, report)
+    pids = machine_pids(worker=worker.pid, broker=kafka.pid)
+    await floor_phase(settings, plan, report, stack, pids)
+    await query_phase(settings, worker, plan, report, pids)
+    await load_phase(settings, worker, plan, report, pids)
+    if plan.with_ingest:
+        await ingest_phase(settings, worker, plan, report, stack, pids)
+
+
+def run_benchmark(plan: Plan, report: QueryReport) -> None:
+    """Start the broker and the worker, run every measurement, stop everything."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="engine-qbench-")))
+        progress("starting a local Kafka broker")
+        kafka = stack.enter_context(LocalKafka(free_port(), data_dir=workdir / "kafka"))
+        settings = bench_settings(kafka.bootstrap, workdir, plan.partitions)
+        progress("starting a worker")
+        worker = WebWorker(settings)
+        stack.enter_context(worker)
+        try:
+            measure = _measure(plan, settings, worker, kafka, report, stack)
+            asyncio.run(_cancelled_by_signals(measure, plan.time_limit))
+        except Exception:
+            progress(f"worker log (last lines):\n{worker.log_tail()}")
+            raise
+        finally:
+            progress("stopping what the benchmark started")
+
+
+def _commit() -> str | None:
+    """The commit checked out where this file is (the code measured), if git can tell."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    plan, json_out, quick = parse_args(argv)
+    configure_logging(Settings().replace(log_level="ERROR"))
+    # The clients log transient errors (a new topic without a leader yet) that they retry.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    params = {**asdict(plan), "quick": quick, "json_out": str(json_out), "commit": _commit()}
+    report = QueryReport(machine_info(KAFKA_VERSION), params)
+    try:
+        with interrupts_and_deadline(plan.time_limit):
+            run_benchmark(plan, report)
+    except BenchmarkTimeout as exc:
+        print(f"benchmark stopped: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("benchmark interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    print(report.table())
+    report.write_json(json_out)
+    print(f"\nwrote {json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
