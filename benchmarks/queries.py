@@ -32,16 +32,11 @@ from pathlib import Path
 
 from benchmarks.harness import BenchmarkTimeout, bench_settings, interrupts_and_deadline
 from benchmarks.phases import progress
-from benchmarks.query_phases import (
-    Plan,
-    floor_phase,
-    load_graph,
-    load_phase,
-    machine_pids,
-    query_phase,
-)
-from benchmarks.query_rate import ingest_phase
-from benchmarks.query_report import QueryReport
+from benchmarks.query_echo import ENGINE_LINGER_MS
+from benchmarks.query_floor import echo_floor, floor_sequential
+from benchmarks.query_phases import Plan, load_graph, machine_pids, query_phase
+from benchmarks.query_rate import ingest_phase, load_phase
+from benchmarks.query_report import FLOOR, QueryReport
 from benchmarks.query_worker import WebWorker
 from benchmarks.report import machine_info
 from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
@@ -49,6 +44,8 @@ from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
 __all__ = ["main", "parse_args", "run_benchmark"]
+
+LINGER_BEFORE_MS = 5  # the producer linger of the SDK and the worker until commit 520c56a
 
 
 def _counts(text: str) -> tuple[int, ...]:
@@ -169,9 +166,16 @@ async def _measure(
 ) -> None:  # fmt: skip
     await load_graph(settings, worker, plan, report)
     pids = machine_pids(worker=worker.pid, broker=kafka.pid)
-    await floor_phase(settings, plan, report, stack, pids)
-    await query_phase(settings, worker, plan, report, pids)
-    await load_phase(settings, worker, plan, report, pids)
+    timeout = plan.query_timeout
+    label = f"floor: echo, linger {ENGINE_LINGER_MS} ms"
+    async with echo_floor(settings, stack, label, ENGINE_LINGER_MS, timeout) as echo:
+        await query_phase(settings, worker, plan, report, pids, echo)
+        await load_phase(settings, worker, plan, report, pids, echo)
+    label = f"floor: echo, linger {LINGER_BEFORE_MS} ms both ways"
+    async with echo_floor(settings, stack, label, LINGER_BEFORE_MS, timeout) as echo:
+        await floor_sequential(
+            echo, f"{FLOOR}_linger{LINGER_BEFORE_MS}", plan.queries, report, pids
+        )
     if plan.with_ingest:
         await ingest_phase(settings, worker, plan, report, stack, pids)
 

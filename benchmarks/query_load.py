@@ -30,6 +30,7 @@ __all__ = [
     "engine_probe",
     "open_loop",
     "sequential",
+    "timed",
 ]
 
 Probe = Callable[[Any], Awaitable[object]]
@@ -45,7 +46,7 @@ def engine_probe(engine: Engine, timeout: float) -> Probe:
     return probe
 
 
-async def _timed(probe: Probe, request: Any, samples: Samples) -> bool:
+async def timed(probe: Probe, request: Any, samples: Samples) -> bool:
     """One timed round trip; whether it was answered without error."""
     started = time.perf_counter()
     try:
@@ -61,14 +62,20 @@ async def _timed(probe: Probe, request: Any, samples: Samples) -> bool:
 
 
 async def sequential(
-    probe: Probe, requests: Sequence[Any], answered: list[Any] | None = None
+    probe: Probe,
+    requests: Sequence[Any],
+    answered: list[Any] | None = None,
+    before_each: Callable[[], Awaitable[object]] | None = None,
 ) -> Samples:
     """Send ``requests`` one by one; each round trip is one sample. Those answered without
-    error are appended to ``answered`` when it is given."""
+    error are appended to ``answered`` when it is given. ``before_each`` is awaited before
+    each request, outside its timing (to interleave another measurement)."""
     samples = Samples.empty()
     started = time.perf_counter()
     for request in requests:
-        if await _timed(probe, request, samples) and answered is not None:
+        if before_each is not None:
+            await before_each()
+        if await timed(probe, request, samples) and answered is not None:
             answered.append(request)
     samples.seconds = time.perf_counter() - started
     return samples
@@ -89,7 +96,7 @@ async def closed_loop(
 
     async def caller() -> None:
         while time.perf_counter() < stop_at:
-            await _timed(probe, next(source), samples)
+            await timed(probe, next(source), samples)
 
     await asyncio.gather(*(caller() for _ in range(concurrency)))
     samples.seconds = time.perf_counter() - started
@@ -122,7 +129,7 @@ async def open_loop(
             delay = started + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            task = asyncio.create_task(_timed(probe, next(source), samples))
+            task = asyncio.create_task(timed(probe, next(source), samples))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         samples.seconds = time.perf_counter() - started

@@ -1,47 +1,37 @@
 """The steps of the query benchmark, each adding its measurements to a :class:`QueryReport`.
 
-In run order, with the broker and one worker running: load the graph; the floor (echo round
-trips lingering as the engine does, sequential and concurrent, then sequential with a 5 ms
-linger); every query type sequentially, cold and cached; node and neighbors queries from
-concurrent callers; optionally (:mod:`benchmarks.query_rate`), the same queries at a fixed
-offered rate while idle and during an ingest.
+In run order, with the broker and one worker running: load the graph; every query type
+sequentially, cold (each after an echo round trip: the floor, :mod:`benchmarks.query_floor`)
+and cached; then (:mod:`benchmarks.query_rate`) node and neighbors queries from concurrent
+callers and, optionally, at a fixed offered rate while idle and during an ingest.
 :mod:`benchmarks.queries` owns the broker and the worker; the steps here start and stop
-only their own helpers (echo server, publisher process), registered on the given stack too.
+only their own helpers, registered on the given stack too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.baselines import create_topic
 from benchmarks.data import GraphCounts, expected_counts, uniform_edge_ops
 from benchmarks.engine_run import CpuUse
 from benchmarks.harness import wait_for
 from benchmarks.phases import progress
 from benchmarks.query_args import KINDS, LOAD_MIX, interleave, kind
-from benchmarks.query_echo import ENGINE_LINGER_MS, EchoClient, EchoProcess
-from benchmarks.query_load import Probe, closed_loop, engine_probe, sequential
-from benchmarks.query_report import FLOOR, LatencyRow, LoadRow, QueryReport
-from benchmarks.query_split import Marks, ReplyClock, marking_probe, split_round_trips
+from benchmarks.query_floor import Echo, interleaved_floor
+from benchmarks.query_load import engine_probe, sequential
+from benchmarks.query_report import FLOOR, LatencyRow, QueryReport
 from benchmarks.query_worker import QueryTimes, WebWorker, mean_seconds, scrape_query_times
 from project_engine.sdk import Engine, create_project
-from project_engine.sdk.wire import encode_value
 from project_engine.topics import ensure_topics
 from schemas.settings import Settings
 
 __all__ = [
     "INGEST_SEED_OFFSET",
     "Plan",
-    "cpu_share",
-    "floor_concurrent",
-    "floor_phase",
     "load_graph",
-    "load_phase",
     "load_queries",
     "machine_pids",
     "mix_label",
@@ -72,10 +62,6 @@ class Plan:
     rate: float  # offered queries per second during the ingest
     query_timeout: float
     time_limit: float
-
-
-def cpu_share(cpu: CpuUse, seconds: float) -> dict[str, float | None]:
-    return cpu.share_of_core(seconds)
 
 
 async def open_engine(settings: Settings, name: str, *, caching: bool = True) -> Engine:
@@ -126,86 +112,23 @@ async def stats_equal(engine: Engine, expected: GraphCounts) -> dict[str, Any]:
     return answer
 
 
-#: The floors: (key, label, client linger ms, echo linger ms). The first, the floor every
-#: ratio refers to, lingers as the engine does; the second as it did before (5 ms, in the
-#: SDK and the worker), to show what a linger costs a round trip.
-FLOORS = (
-    (FLOOR, f"floor: echo, linger {ENGINE_LINGER_MS} ms (as the engine)",
-     ENGINE_LINGER_MS, ENGINE_LINGER_MS),
-    (f"{FLOOR}_linger5", "floor: echo, linger 5 ms both ways", 5, 5),
-)  # fmt: skip
-
-
-async def floor_phase(
-    settings: Settings, plan: Plan, report: QueryReport, stack: ExitStack, pids: dict[str, Any]
-) -> None:
-    """Echo round trips: sequential and concurrent with the engine's linger, then
-    sequential with a 5 ms linger on both sides."""
-    prefix = settings.topic_prefix
-    requests, replies = f"{prefix}echo-requests", f"{prefix}echo-replies"
-    for topic in (requests, replies):
-        await create_topic(settings, topic, settings.partitions)
-    # A request the size of a node query as the SDK encodes it.
-    value = encode_value(
-        {"type": "node", "id": "n12345", "query_id": "0" * 32, "timeout_ms": 29_999}, "msgpack"
-    )
-    for key, label, client_linger, echo_linger in FLOORS:
-        echo = EchoProcess(settings.bootstrap, requests, replies, settings.partitions, echo_linger)
-        stack.callback(echo.stop)
-        progress(f"{label}: {plan.queries:,} sequential round trips")
-        await asyncio.to_thread(echo.start)
-        try:
-            async with EchoClient(
-                settings.bootstrap, requests, replies, settings.partitions, client_linger
-            ) as client:
-
-                async def probe(request: Any) -> object:
-                    return await client.round_trip(request, plan.query_timeout)
-
-                await sequential(probe, [value] * WARMUP)
-                cpu = CpuUse(pids | {"echo": echo.pid})
-                cpu.start()
-                samples = await sequential(probe, [value] * plan.queries)
-                cpu.stop()
-                report.latency.append(LatencyRow(key, label, samples, floor=True))
-                report.cpu[f"{label}, sequential"] = cpu_share(cpu, samples.seconds)
-                if key == FLOOR:
-                    await _floor_concurrent(probe, value, plan, report, pids | {"echo": echo.pid})
-        finally:
-            echo.stop()
-
-
-async def _floor_concurrent(
-    probe: Probe, value: bytes, plan: Plan, report: QueryReport, pids: dict[str, Any]
-) -> None:
-    label = FLOORS[0][1]
-    for callers in plan.concurrency:
-        progress(f"floor: {callers} concurrent callers for {plan.load_seconds:g} s")
-        cpu = CpuUse(pids)
-        cpu.start()
-        samples = await closed_loop(probe, [value], concurrency=callers, seconds=plan.load_seconds)
-        cpu.stop()
-        key, load = floor_concurrent(callers), f"{callers} callers"
-        report.loads.append(LoadRow(key, label, load, samples, key))
-        report.cpu[f"{label}, {load}"] = cpu_share(cpu, samples.seconds)
-
-
-def floor_concurrent(callers: int) -> str:
-    """The key of the echo floor measured with ``callers`` concurrent callers."""
-    return f"{FLOOR}_concurrent_{callers}"
-
-
 async def warm_up(engine: Engine, plan: Plan) -> None:
     queries = kind("node").sample(WARMUP, plan.nodes, plan.seed + 1)
     await sequential(engine_probe(engine, plan.query_timeout), queries)
 
 
 async def query_phase(
-    settings: Settings, worker: WebWorker, plan: Plan, report: QueryReport, pids: dict[str, Any]
+    settings: Settings,
+    worker: WebWorker,
+    plan: Plan,
+    report: QueryReport,
+    pids: dict[str, Any],
+    echo: Echo,
 ) -> None:
-    """Every query type: sequential cold (cache header 0), then cached: the queries answered
-    without error once untimed, then all again timed, each expected to be served from the
-    cache (the SDK counts answers marked ``cached``)."""
+    """Every query type: sequential cold (cache header 0), each query right after one echo
+    round trip (the floor, :data:`FLOOR`); then cached: the queries answered without error
+    once untimed, then all again timed, each expected to be served from the cache (the SDK
+    counts answers marked ``cached``)."""
     async with (
         await open_engine(settings, "cold", caching=False) as cold,
         await open_engine(settings, "cached") as cached,
@@ -214,7 +137,8 @@ async def query_phase(
         await warm_up(cached, plan)
         cold_probe = engine_probe(cold, plan.query_timeout)
         cached_probe = engine_probe(cached, plan.query_timeout)
-        cpu = CpuUse(pids)
+        floor, echo_once = interleaved_floor(echo)
+        cpu = CpuUse(echo.pids(pids))
         cpu.start()
         started = time.perf_counter()
         for k in KINDS:
@@ -223,7 +147,7 @@ async def query_phase(
             progress(f"{k.label}: {len(queries):,} cold, then the same cached")
             t0 = await scrape_query_times(worker)
             answered: list[Any] = []
-            cold_samples = await sequential(cold_probe, queries, answered)
+            cold_samples = await sequential(cold_probe, queries, answered, echo_once)
             t1 = await scrape_query_times(worker)
             # Only results are cached (error answers never are): repeat the answered ones.
             await sequential(cached_probe, answered)  # fills the cache
@@ -246,7 +170,9 @@ async def query_phase(
                 )
         cpu.stop()
         seconds = time.perf_counter() - started
-        report.cpu["sequential queries, every type, cold and cached"] = cpu_share(cpu, seconds)
+        report.cpu["sequential queries, every type, cold and cached"] = cpu.share_of_core(seconds)
+    label = f"{echo.label}, interleaved"
+    report.latency.append(LatencyRow(FLOOR, label, floor, floor=True))
 
 
 def mix_label() -> str:
@@ -256,43 +182,6 @@ def mix_label() -> str:
 def load_queries(plan: Plan) -> list[dict[str, Any]]:
     count = max(plan.queries, 1000)
     return interleave(kind(key).sample(count, plan.nodes, plan.seed + 2) for key in LOAD_MIX)
-
-
-async def load_phase(
-    settings: Settings, worker: WebWorker, plan: Plan, report: QueryReport, pids: dict[str, Any]
-) -> None:
-    """Node and neighbors queries (cold) from each number of concurrent callers in turn,
-    for ``load_seconds`` each."""
-    mix = mix_label()
-    async with (
-        await open_engine(settings, "load-cold", caching=False) as engine,
-        ReplyClock(settings) as clock,
-    ):
-        await warm_up(engine, plan)
-        for callers in plan.concurrency:
-            progress(f"{mix}: {callers} concurrent callers for {plan.load_seconds:g} s")
-            before = await scrape_query_times(worker)
-            marks: Marks = {}
-            cpu = CpuUse(pids)
-            cpu.start()
-            samples = await closed_loop(
-                marking_probe(engine, plan.query_timeout, marks),
-                load_queries(plan),
-                concurrency=callers,
-                seconds=plan.load_seconds,
-            )
-            cpu.stop()
-            after = await scrape_query_times(worker)
-            await clock.wait_for(list(marks))
-            details = {
-                "worker_mean_ms": worker_means_ms(before, after),
-                "split": split_round_trips(marks, clock.created),
-            }
-            load = f"{callers} callers"
-            floor = floor_concurrent(callers)
-            row = LoadRow(f"concurrent_{callers}", f"{mix}, cold", load, samples, floor, details)
-            report.loads.append(row)
-            report.cpu[f"{row.label}, {load}"] = cpu_share(cpu, samples.seconds)
 
 
 def worker_means_ms(

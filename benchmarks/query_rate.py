@@ -1,7 +1,10 @@
-"""Queries at a fixed offered rate, first on an idle engine, then during an ingest.
+"""Node and neighbors queries under load: from concurrent callers, and at a fixed offered
+rate, first on an idle engine, then during an ingest.
 
-Node and neighbors queries (cold) start every ``1 / rate`` seconds whether or not earlier
-ones are answered, so their latencies include any queueing behind the ingest in the worker.
+:func:`load_phase` runs, for each number of callers, the echo floor and then the engine
+with that many callers, each calling again as soon as it has its answer. In
+:func:`ingest_phase`, queries start every ``1 / rate`` seconds whether or not earlier ones
+are answered, so their latencies include any queueing behind the ingest in the worker.
 The ingest is published by a child process (:class:`~benchmarks.query_ingest.IngestProcess`)
 so that its chunk encoding does not hold up the event loop that times the queries. At the
 end, a ``stats`` query must count the graph plus the ingested edges.
@@ -16,12 +19,12 @@ from typing import Any
 from benchmarks.data import GraphCounts
 from benchmarks.engine_run import CpuUse
 from benchmarks.phases import progress
+from benchmarks.query_floor import Echo, floor_concurrent
 from benchmarks.query_ingest import IngestProcess
-from benchmarks.query_load import open_loop
+from benchmarks.query_load import closed_loop, open_loop
 from benchmarks.query_phases import (
     INGEST_SEED_OFFSET,
     Plan,
-    cpu_share,
     load_queries,
     mix_label,
     open_engine,
@@ -30,11 +33,59 @@ from benchmarks.query_phases import (
     worker_means_ms,
 )
 from benchmarks.query_report import FLOOR, LoadRow, QueryReport
-from benchmarks.query_split import Marks, ReplyClock, marking_probe, split_round_trips
-from benchmarks.query_worker import WebWorker, scrape_query_times
+from benchmarks.query_worker import (
+    Marks,
+    ReplyClock,
+    WebWorker,
+    marking_probe,
+    scrape_query_times,
+    split_round_trips,
+)
 from schemas.settings import Settings
 
-__all__ = ["ingest_phase"]
+__all__ = ["ingest_phase", "load_phase"]
+
+
+async def load_phase(
+    settings: Settings,
+    worker: WebWorker,
+    plan: Plan,
+    report: QueryReport,
+    pids: dict[str, Any],
+    echo: Echo,
+) -> None:
+    """Node and neighbors queries (cold) from each number of concurrent callers in turn,
+    for ``load_seconds`` each, each right after the echo floor with as many callers."""
+    mix = mix_label()
+    async with (
+        await open_engine(settings, "load-cold", caching=False) as engine,
+        ReplyClock(settings) as clock,
+    ):
+        await warm_up(engine, plan)
+        for callers in plan.concurrency:
+            floor = await floor_concurrent(echo, callers, plan.load_seconds, report, pids)
+            progress(f"{mix}: {callers} concurrent callers for {plan.load_seconds:g} s")
+            before = await scrape_query_times(worker)
+            marks: Marks = {}
+            cpu = CpuUse(pids)
+            cpu.start()
+            samples = await closed_loop(
+                marking_probe(engine, plan.query_timeout, marks),
+                load_queries(plan),
+                concurrency=callers,
+                seconds=plan.load_seconds,
+            )
+            cpu.stop()
+            after = await scrape_query_times(worker)
+            await clock.wait_for(list(marks))
+            details = {
+                "worker_mean_ms": worker_means_ms(before, after),
+                "split": split_round_trips(marks, clock.created),
+            }
+            load = f"{callers} callers"
+            row = LoadRow(f"concurrent_{callers}", f"{mix}, cold", load, samples, floor, details)
+            report.loads.append(row)
+            report.cpu[f"{row.label}, {load}"] = cpu.share_of_core(samples.seconds)
 
 
 async def ingest_phase(
@@ -121,7 +172,7 @@ async def ingest_phase(
     }
     label = f"{mix}, cold, during ingest of {plan.ingest_edges:,}"
     report.loads.append(LoadRow("rate_ingest", label, how, busy, FLOOR, details))
-    report.cpu[f"{label}, {how}"] = cpu_share(cpu, busy.seconds)
+    report.cpu[f"{label}, {how}"] = cpu.share_of_core(busy.seconds)
     if rate is not None:
         report.notes.append(
             f"concurrent ingest: {result.get('items', 0):,} edges in {seconds:.1f} s "

@@ -7,7 +7,7 @@ how many timed cached queries were answered from the cache, and the error count.
 table has one row per rate measurement: callers or offered rate, answers per second,
 p50/p95/p99, p99 over the matching floor's p99, the mean time inside the worker per query
 of each type of the mix (node/neighbors), and the p50 of the two parts of a round trip,
-split where the worker sent the answer (:mod:`benchmarks.query_split`).
+split where the worker sent the answer (:mod:`benchmarks.query_worker`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from benchmarks.query_stats import LatencySummary, Samples, ratio
 __all__ = ["FLOOR", "LatencyRow", "LoadRow", "QueryReport"]
 
 FLOOR = "floor"  # key of the sequential echo floor every latency row is compared with
+LEGEND = (
+    "floor: a plain aiokafka request/reply echo doing no work, lingering as the engine does;"
+    " 'interleaved': one echo before each cold query, so both see the same machine load",
+    "p50 to answer / then to client: the round trip split where the worker created its"
+    " answer record (Kafka CreateTime, 1 ms resolution)",
+)
 
 
 @dataclass
@@ -97,7 +103,7 @@ class QueryReport:
         )  # fmt: skip
         floor = self.floor_p99()
         rows: list[tuple[str, ...]] = [head]
-        for r in self.latency:
+        for r in sorted(self.latency, key=lambda r: not r.floor):  # the floors first
             cold, cached = r.cold.summary(), r.cached.summary() if r.cached else None
             rows.append(
                 (
@@ -154,6 +160,7 @@ class QueryReport:
             f"Python {m.get('python')}, Kafka {m.get('kafka')}, aiokafka {m.get('aiokafka')}, "
             f"faust-streaming {m.get('faust_streaming')}; engine commit "
             f"{str(self.params.get('commit'))[:12]}",
+            *LEGEND,
             *self.notes,
             *self.cpu_lines(),
         ]
