@@ -1,14 +1,20 @@
-"""Ingest benchmark: the engine end to end, the Kafka transport alone and the pure core, side by
-side on the same seeded edges, plus the cost of adding edges to a small and a large hub.
+"""Ingest benchmark: the engine end to end, the Kafka transport alone, the pure core and a
+textbook Faust app, side by side on the same seeded edges, plus the cost of adding edges to a
+small and a large hub.
 
 Usage::
 
     python -m benchmarks.ingest [--edges 1000000] [--partitions 4] [--chunk-size 1000]
+                                [--textbook-edges 100000 | --skip-textbook]
                                 [--quick] [--json-out bench-results/ingest.json]
 
-It starts a local Kafka broker and one worker process of its own (free ports, a temporary
-directory) and stops them whatever happens. It prints one table of throughputs and ratios,
-and asserts nothing about timings: only that the engine ends with the expected graph.
+The textbook Faust app (:mod:`benchmarks.textbook_faust`: one message and one table write
+per edge) gets only the first edges, at most 100,000 (--quick: 20,000), as it is slow.
+
+It starts a local Kafka broker, the textbook Faust app and one worker process of its own
+(free ports, a temporary directory) and stops them whatever happens. It prints one table of
+throughputs and ratios, and asserts nothing about timings: only that the engine ends with the
+expected graph and the textbook Faust app with the expected table.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import asyncio
 import logging
 import sys
 import tempfile
+from collections.abc import Coroutine
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import (
     BenchmarkTimeout,
@@ -35,14 +43,19 @@ from benchmarks.phases import (
     engine_phase,
     prepare,
     progress,
+    textbook_phase,
     transport_phase,
 )
 from benchmarks.report import Report, machine_info
+from benchmarks.textbook_run import TextbookFaustApp, create_input_topic
 from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
 from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
-__all__ = ["main", "parse_args", "run_benchmark"]
+__all__ = ["TEXTBOOK_EDGES", "TEXTBOOK_EDGES_QUICK", "main", "parse_args", "run_benchmark"]
+
+TEXTBOOK_EDGES = 100_000  # the most edges the textbook Faust app gets by default
+TEXTBOOK_EDGES_QUICK = 20_000  # the same with --quick
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[Sizes, Path, bool]:
@@ -58,6 +71,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[Sizes, Path, bool]:
     parser.add_argument("--chunk-size", type=int, default=1000, help="ops per chunk (1000)")
     parser.add_argument("--hub-size", type=int, help="hub degree (1,000,000; --quick: 100,000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random edges (1)")
+    textbook = parser.add_mutually_exclusive_group()
+    textbook.add_argument(
+        "--textbook-edges",
+        type=int,
+        help="edges for the textbook Faust app, the first ones (at most 100,000; --quick: 20,000)",
+    )
+    textbook.add_argument(
+        "--skip-textbook", action="store_true", help="do not run the textbook Faust app"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under 2 minutes")
     parser.add_argument(
         "--time-limit", type=float, help="stop everything after this many seconds (3600; 600)"
@@ -75,6 +97,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Sizes, Path, bool]:
         parser.error("--edges, --nodes, --partitions and --chunk-size must be positive")
     if not 1 <= a.chunk_size <= Settings().max_items_per_chunk:
         parser.error(f"--chunk-size must be at most {Settings().max_items_per_chunk}")
+    if a.skip_textbook:
+        textbook_edges = 0
+    elif a.textbook_edges is not None:
+        textbook_edges = a.textbook_edges
+        if not 1 <= textbook_edges <= edges:
+            parser.error("--textbook-edges must be between 1 and --edges")
+    else:
+        textbook_edges = min(edges, TEXTBOOK_EDGES_QUICK if a.quick else TEXTBOOK_EDGES)
     repeats = 5
     try:
         HubPlan(hub_size, a.partitions, repeats=repeats)
@@ -89,6 +119,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Sizes, Path, bool]:
         hub_repeats=repeats,
         seed=a.seed,
         time_limit=a.time_limit or (600.0 if a.quick else 3600.0),
+        textbook_edges=textbook_edges,
     )
     return sizes, a.json_out, a.quick
 
@@ -103,15 +134,27 @@ def run_benchmark(sizes: Sizes, report: Report) -> None:
         kafka = stack.enter_context(LocalKafka(free_port(), data_dir=workdir / "kafka"))
         settings = bench_settings(kafka.bootstrap, workdir, sizes.partitions)
         asyncio.run(transport_phase(sizes, data, settings, report))
+        if sizes.textbook_edges:
+            app = TextbookFaustApp(settings)
+            asyncio.run(create_input_topic(settings, app))
+            progress("starting the textbook Faust app")
+            with app:
+                _logging_failure(app, textbook_phase(sizes, data, settings, app, kafka, report))
         progress("starting a worker")
         worker = stack.enter_context(EngineWorker(settings))
         try:
-            asyncio.run(engine_phase(sizes, data, settings, worker, kafka, report))
-        except Exception:
-            progress(f"worker log (last lines):\n{worker.log_tail()}")
-            raise
+            _logging_failure(worker, engine_phase(sizes, data, settings, worker, kafka, report))
         finally:
             progress("stopping the worker and the broker")
+
+
+def _logging_failure(process: EngineWorker, phase: Coroutine[Any, Any, None]) -> None:
+    """Run ``phase``; if it fails, print the last lines of ``process``'s log first."""
+    try:
+        asyncio.run(phase)
+    except Exception:
+        progress(f"{process.name} log (last lines):\n{process.log_tail()}")
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
 """The steps of the ingest benchmark, each adding its measurements to the :class:`Report`.
 
 In run order: prepare the data, then the pure core (no broker running, so it has the
-machine to itself), then the transport limit (broker, no worker), then the engine end to
-end and the engine's hub cost (broker and worker). :mod:`benchmarks.ingest` owns the
-processes; the functions here only use them.
+machine to itself), then the transport limit (broker, no worker), then the textbook Faust
+app on the first edges (broker and that app), then the engine end to end and the engine's
+hub cost (broker and worker). :mod:`benchmarks.ingest` owns the processes; the functions
+here only use them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from benchmarks.data import (
 from benchmarks.engine_run import connected_engine, engine_hub_cost, engine_ingest
 from benchmarks.harness import EngineWorker
 from benchmarks.hub import HubPlan, HubTiming, core_hub_cost
-from benchmarks.report import CORE, ENGINE, TRANSPORT, Measurement, Report
+from benchmarks.report import CORE, ENGINE, TEXTBOOK, TRANSPORT, Measurement, Report
+from benchmarks.textbook_run import TextbookFaustApp, textbook_ingest
 from project_engine.localkafka import LocalKafka
 from schemas.settings import Settings
 
@@ -40,6 +42,8 @@ __all__ = [
     "engine_phase",
     "prepare",
     "progress",
+    "textbook_label",
+    "textbook_phase",
     "transport_phase",
 ]
 
@@ -56,6 +60,7 @@ class Sizes:
     hub_repeats: int
     seed: int
     time_limit: float
+    textbook_edges: int = 0  # edges the textbook Faust app gets (the first ones); 0: skipped
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,36 @@ async def transport_phase(sizes: Sizes, data: Data, settings: Settings, report: 
             details={"produce_seconds": round(run.produce_seconds, 4), "messages": run.messages},
         )
     )
+
+
+def textbook_label(edges: int) -> str:
+    return f"textbook Faust (1 msg + 1 table write per edge), first {edges:,} edges"
+
+
+async def textbook_phase(
+    sizes: Sizes,
+    data: Data,
+    settings: Settings,
+    app: TextbookFaustApp,
+    kafka: LocalKafka,
+    report: Report,
+) -> None:
+    ops = data.ops[: sizes.textbook_edges]
+    progress(f"textbook Faust: {len(ops):,} edges, one message and one table write each")
+    run = await textbook_ingest(settings, app, ops, timeout=sizes.time_limit, broker_pid=kafka.pid)
+    details = {
+        "publish_seconds": round(run.publish_seconds, 4),
+        "messages": run.items,
+        "changelog_records": run.changelog_records,
+        "table_entries": run.table_entries,
+        "cpu_seconds": run.cpu_seconds,
+        "cpu_share_of_one_core": run.cpu_share,
+    }
+    label = textbook_label(run.items)
+    report.add(Measurement(TEXTBOOK, label, run.items, run.seconds, details=details))
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in run.cpu_share.items() if v is not None)
+    report.notes.append(f"CPU during the textbook Faust run, share of one core: {shares}")
+    progress(f"textbook Faust: {run.items / run.seconds:,.0f} edges/s")
 
 
 async def engine_phase(

@@ -3,6 +3,8 @@
 Everything here is pure (no Kafka, no timing), so the ratio arithmetic and the rendering are
 tested on their own. A throughput measurement counts items over seconds; the hub
 measurements compare the cost per edge of the same batch size on a small and a large hub.
+Two targets get a verdict: the hub cost ratio (at most :data:`HUB_TARGET`) and the engine's
+throughput over the textbook Faust app's (at least :data:`TEXTBOOK_TARGET`).
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ __all__ = [
     "CORE",
     "ENGINE",
     "HUB_TARGET",
+    "TEXTBOOK",
+    "TEXTBOOK_TARGET",
     "TRANSPORT",
     "Measurement",
     "Report",
     "machine_info",
+    "target_verdict",
 ]
 
 ENGINE = "engine"
 TRANSPORT = "transport"
 CORE = "core"
+TEXTBOOK = "textbook_faust"
 HUB_TARGET = 1.5  # cost per edge on the large hub / on the small hub should stay at or under this
+TEXTBOOK_TARGET = 20.0  # engine items/s / textbook Faust items/s should reach at least this
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,14 @@ class Measurement:
     @property
     def micros_per_item(self) -> float:
         return 1e6 * self.seconds / self.items if self.items else math.nan
+
+
+def target_verdict(value: float | None, target: float, *, at_most: bool) -> str:
+    """``met`` or ``MISSED`` for a ratio against its target; ``n/a`` without a ratio."""
+    if value is None:
+        return "n/a"
+    met = value <= target if at_most else value >= target
+    return "met" if met else "MISSED"
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -73,8 +88,9 @@ class Report:
         return m
 
     def ordered(self) -> list[Measurement]:
-        """Engine, transport and pure core first, then the others in the order they ran."""
-        rank = {ENGINE: 0, TRANSPORT: 1, CORE: 2}
+        """Engine, transport, pure core and textbook Faust first, then the others in the order
+        they ran."""
+        rank = {ENGINE: 0, TRANSPORT: 1, CORE: 2, TEXTBOOK: 3}
         return sorted(self.measurements, key=lambda m: rank.get(m.key, len(rank)))
 
     def get(self, key: str) -> Measurement | None:
@@ -99,6 +115,7 @@ class Report:
             "engine_vs_transport": self.rate_ratio(ENGINE, TRANSPORT),
             "engine_vs_core": self.rate_ratio(ENGINE, CORE),
             "core_vs_transport": self.rate_ratio(CORE, TRANSPORT),
+            "engine_vs_textbook": self.rate_ratio(ENGINE, TEXTBOOK),
         }
         for name, small, large in self.hub_pairs:
             out[f"hub_{name}_large_vs_small"] = self.hub_ratio(small, large)
@@ -135,9 +152,14 @@ class Report:
             f"engine / pure core = {_fmt(r['engine_vs_core'])}   "
             f"pure core / transport = {_fmt(r['core_vs_transport'])}"
         ]
+        textbook = r["engine_vs_textbook"]
+        lines.append(
+            f"engine / textbook Faust = {_fmt(textbook, 'x')}   (target >= "
+            f"{TEXTBOOK_TARGET:.0f}x: {target_verdict(textbook, TEXTBOOK_TARGET, at_most=False)})"
+        )
         for name, _, _ in self.hub_pairs:
             value = r[f"hub_{name}_large_vs_small"]
-            verdict = "n/a" if value is None else ("met" if value <= HUB_TARGET else "MISSED")
+            verdict = target_verdict(value, HUB_TARGET, at_most=True)
             lines.append(
                 f"hub cost per edge, large hub / small hub ({name}) = {_fmt(value, 'x')}"
                 f"   (target <= {HUB_TARGET:.2f}x: {verdict})"
@@ -167,6 +189,7 @@ class Report:
             "measurements": measurements,
             "ratios": self.ratios(),
             "hub_target": HUB_TARGET,
+            "textbook_target": TEXTBOOK_TARGET,
             "notes": self.notes,
         }
 
