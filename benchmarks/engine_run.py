@@ -6,7 +6,9 @@ starts with the first send. :func:`engine_ingest` times ``add_graph(wait=True)``
 first send until every chunk is reported applied, then checks the graph's counts with a
 ``stats`` query. CPU seconds of the worker, the broker and this process over the timed
 span tell which of them was busy. :func:`engine_hub_cost` runs a
-:class:`~benchmarks.hub.HubPlan` through the engine.
+:class:`~benchmarks.hub.HubPlan` through the engine; its way of timing one batch
+(:func:`timed_batch`, with a trickle of other edges) also times the growth windows of
+:mod:`benchmarks.growth_engine`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from project_engine.sdk import Engine, create_project
 from project_engine.topics import ensure_topics
 from schemas.settings import Settings
 
-__all__ = ["CpuUse", "EngineRun", "connected_engine", "engine_hub_cost", "engine_ingest"]
+__all__ = [
+    "CpuUse",
+    "EngineRun",
+    "connected_engine",
+    "engine_hub_cost",
+    "engine_ingest",
+    "publish",
+    "timed_batch",
+    "trickle_batches",
+]
 
 STARTUP_TIMEOUT = 180.0
 TRICKLE_NODES = 10_000
@@ -136,9 +147,10 @@ async def engine_ingest(
     )
 
 
-async def _publish(
+async def publish(
     engine: Engine, ops: AsyncIterable[Op] | list[Op], chunk_size: int, timeout: float
 ) -> float:
+    """Seconds from the first send of ``ops`` (unordered) until all of them are applied."""
     started = time.perf_counter()
     summary = await engine.add_graph(
         ops, wait=True, ordered=False, chunk_size=chunk_size, timeout=timeout
@@ -155,13 +167,13 @@ async def _then_set(ops: list[Op], sent: asyncio.Event) -> AsyncIterator[Op]:
     sent.set()  # the SDK asked for more after the last op: every chunk is handed over
 
 
-def _trickle(seed: int) -> Iterator[list[Op]]:
-    """Small batches of new edges between nodes no hub touches."""
+def trickle_batches(seed: int) -> Iterator[list[Op]]:
+    """Small batches of new edges between nodes (``t<i>``) no hub or other graph touches."""
     for n in itertools.count():
         yield uniform_edge_ops(TRICKLE_NODES, TRICKLE_EDGES, seed * 1_000_003 + n, prefix="t")
 
 
-async def _timed_batch(
+async def timed_batch(
     engine: Engine, ops: list[Op], trickle: Iterator[list[Op]], chunk_size: int, timeout: float
 ) -> float:
     """Seconds from the first send of ``ops`` until all of them are applied; once they are
@@ -178,7 +190,7 @@ async def _timed_batch(
 
     follower = asyncio.create_task(follow())
     try:
-        return await _publish(engine, _then_set(ops, sent), chunk_size, timeout)
+        return await publish(engine, _then_set(ops, sent), chunk_size, timeout)
     finally:
         done.set()
         sent.set()
@@ -197,13 +209,13 @@ async def engine_hub_cost(
     the last parts of a batch usually wait out the worker consumer's fetch long-poll (up
     to 1.5 s in Faust), which has nothing to do with the hub and would decide the result.
     """
-    trickle = _trickle(seed)
+    trickle = trickle_batches(seed)
     seconds: dict[str, list[float]] = {"warm": [], "small": [], "large": []}
     for side, ops in plan.schedule():
         if side == "warm":
-            seconds[side].append(await _publish(engine, ops, chunk_size, timeout))
+            seconds[side].append(await publish(engine, ops, chunk_size, timeout))
         else:
-            seconds[side].append(await _timed_batch(engine, ops, trickle, chunk_size, timeout))
+            seconds[side].append(await timed_batch(engine, ops, trickle, chunk_size, timeout))
     node = await engine.query({"type": "node", "id": LARGE_HUB}, timeout=60)
     degree = node.get("out_degree") if isinstance(node, dict) else None
     found = degree if isinstance(degree, int) else -1

@@ -23,7 +23,7 @@ from benchmarks.baselines import CoreState
 from benchmarks.data import Op, encode_chunks, hub_edge_ops
 from pipeline.partitioning import partition_for
 
-__all__ = ["LARGE_HUB", "HubPlan", "HubTiming", "core_hub_cost", "hub_timing"]
+__all__ = ["LARGE_HUB", "HubPlan", "HubTiming", "apply_ops", "core_hub_cost", "hub_timing"]
 
 LARGE_HUB = "hub"
 
@@ -126,7 +126,7 @@ def hub_timing(plan: HubPlan, small: list[float], large: list[float], degree: in
     )
 
 
-def _apply_all(state: CoreState, ops: list[Op], chunk_size: int, client_id: str) -> float:
+def apply_ops(state: CoreState, ops: list[Op], chunk_size: int, client_id: str) -> float:
     """Apply ``ops`` chunk by chunk; seconds spent (encoding the chunks is not counted)."""
     chunks = encode_chunks(ops, chunk_size, client_id)
     gc.collect()  # start each timed batch with the same collector state
@@ -143,6 +143,6 @@ def core_hub_cost(plan: HubPlan, chunk_size: int) -> HubTiming:
     state = CoreState(plan.partitions)
     seconds: dict[str, list[float]] = {"warm": [], "small": [], "large": []}
     for side, ops in plan.schedule():
-        seconds[side].append(_apply_all(state, ops, chunk_size, f"hub-{side}"))
+        seconds[side].append(apply_ops(state, ops, chunk_size, f"hub-{side}"))
     degree = sum(g.out_degree(LARGE_HUB) for g in state.graphs)
     return hub_timing(plan, seconds["small"], seconds["large"], degree)

@@ -1,6 +1,7 @@
 """Ingest benchmark: the engine end to end, the Kafka transport alone, the pure core and a
 textbook Faust app, side by side on the same seeded edges, plus the cost of adding edges to a
-small and a large hub.
+small and a large hub, and to a graph of 10^4, 10^5 and 10^6 edges (--quick: 10^4 and 10^5;
+see :mod:`benchmarks.growth`), in the pure core and through the engine.
 
 Usage::
 

@@ -1,9 +1,10 @@
 """The steps of the ingest benchmark, each adding its measurements to the :class:`Report`.
 
-In run order: prepare the data, then the pure core (no broker running, so it has the
-machine to itself), then the transport limit (broker, no worker), then the textbook Faust
-app on the first edges (broker and that app), then the engine end to end and the engine's
-hub cost (broker and worker). :mod:`benchmarks.ingest` owns the processes; the functions
+In run order: prepare the data, then the pure core and its cost growth (no broker running,
+so it has the machine to itself), then the transport limit (broker, no worker), then the
+textbook Faust app on the first edges (broker and that app), then the engine's cost growth
+on the smaller graphs, the engine end to end, its cost growth on the whole graph and its hub
+cost (broker and worker). :mod:`benchmarks.ingest` owns the processes; the functions
 here only use them.
 """
 
@@ -27,9 +28,31 @@ from benchmarks.data import (
     uniform_edge_ops,
 )
 from benchmarks.engine_run import connected_engine, engine_hub_cost, engine_ingest
+from benchmarks.growth import (
+    GrowthPlan,
+    SizeTiming,
+    core_growth_largest,
+    core_growth_smaller,
+    growth_rows,
+    growth_sizes,
+    shown_sizes,
+)
+from benchmarks.growth_engine import (
+    GROWTH_CLIENT_ID,
+    engine_growth_largest,
+    engine_growth_smaller,
+)
 from benchmarks.harness import EngineWorker
 from benchmarks.hub import HubPlan, HubTiming, core_hub_cost
-from benchmarks.report import CORE, ENGINE, TEXTBOOK, TRANSPORT, Measurement, Report
+from benchmarks.report import (
+    CORE,
+    ENGINE,
+    TEXTBOOK,
+    TRANSPORT,
+    Measurement,
+    Report,
+    hub_pair,
+)
 from benchmarks.textbook_run import TextbookFaustApp, textbook_ingest
 from project_engine.localkafka import LocalKafka
 from schemas.settings import Settings
@@ -69,6 +92,7 @@ class Data:
     chunks: list[EncodedChunk]
     expected: GraphCounts
     plan: HubPlan
+    growth: GrowthPlan | None  # None: too few edges for two graph sizes
 
 
 def progress(message: str) -> None:
@@ -80,7 +104,9 @@ def prepare(sizes: Sizes, report: Report) -> Data:
     ops = uniform_edge_ops(sizes.nodes, sizes.edges, sizes.seed)
     chunks = encode_chunks(ops, sizes.chunk_size, CLIENT_ID)
     plan = HubPlan(sizes.hub_size, sizes.partitions, repeats=sizes.hub_repeats)
-    data = Data(ops, chunks, expected_counts(ops), plan)
+    growth_at = growth_sizes(len(ops))
+    growth = GrowthPlan(growth_at, seed=sizes.seed) if growth_at else None
+    data = Data(ops, chunks, expected_counts(ops), plan, growth)
     report.params["expected_stats"] = data.expected.as_stats()
     report.params["input_messages"] = len(chunks)
     report.params["input_bytes"] = total_bytes(chunks)
@@ -103,7 +129,7 @@ def _hub_rows(report: Report, name: str, label: str, t: HubTiming) -> None:
             details["final_degree"] = t.final_degree
         row = f"{label}, hub {_k(lo)}..{_k(hi)}, best of {len(batches)}"
         report.add(Measurement(key, row, t.batch, seconds, True, details))
-    report.hub_pairs.append((name, small, large))
+    report.cost_pairs.append(hub_pair(name, small, large))
     small_times = " ".join(f"{b:.3f}" for b in t.small_batches)
     large_times = " ".join(f"{b:.3f}" for b in t.large_batches)
     report.notes.append(f"{label}, every batch (s): small hubs {small_times}; large {large_times}")
@@ -122,10 +148,19 @@ def core_phase(sizes: Sizes, data: Data, report: Report) -> None:
     run, state = pure_core(data.chunks, sizes.partitions)
     if (state.nodes, state.edges) != (data.expected.nodes, data.expected.edges):
         raise AssertionError(f"the pure core built {state.nodes} nodes and {state.edges} edges")
-    del state
     label = "pure core (parse+route+apply+writes)"
     details = {"writes": run.writes, "stage_seconds": _rounded(run.stages)}
     report.add(Measurement(CORE, label, run.items, run.seconds, details=details))
+    growth, largest = data.growth, None
+    if growth is not None:
+        progress(f"pure core: cost growth at {shown_sizes(growth, largest=True)}")
+        largest = core_growth_largest(growth, state, data.ops, sizes.chunk_size)
+    del state
+    gc.collect()
+    if growth is not None and largest is not None:
+        progress(f"pure core: cost growth at {shown_sizes(growth)}")
+        smaller = core_growth_smaller(growth, data.ops, sizes.partitions, sizes.chunk_size)
+        growth_rows(report, "core", "pure core", growth, [*smaller, largest])
     progress("pure core with the apply parts encoded and decoded")
     run, state = pure_core(data.chunks, sizes.partitions, part_codec=True)
     del state
@@ -194,6 +229,14 @@ async def engine_phase(
     report: Report,
 ) -> None:
     pids = {"worker": worker.pid, "broker": kafka.pid, "publisher": os.getpid()}
+    limit = sizes.time_limit
+    growth, timings = data.growth, list[SizeTiming]()
+    if growth is not None:
+        progress(f"engine: cost growth at {shown_sizes(growth)}, on a graph deleted afterwards")
+        async with connected_engine(settings, worker, GROWTH_CLIENT_ID) as engine:
+            timings = await engine_growth_smaller(
+                engine, growth, nodes=sizes.nodes, chunk_size=sizes.chunk_size, timeout=limit
+            )
     async with connected_engine(settings, worker, CLIENT_ID) as engine:
         progress(f"engine: publishing {len(data.ops):,} edges, waiting for every ack")
         run = await engine_ingest(
@@ -221,8 +264,18 @@ async def engine_phase(
         shares = ", ".join(f"{k} {v:.0%}" for k, v in run.cpu_share.items() if v is not None)
         report.notes.append(f"CPU during the engine run, share of one core: {shares}")
         report.notes.append(f"stats after the engine run: {run.stats} (as expected)")
-        progress(f"engine: {run.items / run.seconds:,.0f} edges/s; hub of {data.plan.size:,}")
+        progress(f"engine: {run.items / run.seconds:,.0f} edges/s")
+        if growth is not None:
+            progress(f"engine: cost growth at {shown_sizes(growth, largest=True)}")
+            timings.append(
+                await engine_growth_largest(
+                    engine, growth, data.ops, chunk_size=sizes.chunk_size, timeout=limit
+                )
+            )
+        progress(f"engine: hub of {data.plan.size:,} edges")
         hub = await engine_hub_cost(
             engine, data.plan, sizes.chunk_size, timeout=sizes.time_limit, seed=sizes.seed
         )
+    if growth is not None:
+        growth_rows(report, "engine", "engine", growth, timings)
     _hub_rows(report, "engine", f"+{_k(data.plan.batch)} hub edges, engine", hub)

@@ -1,10 +1,11 @@
 """Results of one benchmark run: measurements, the ratios between them, the table and the JSON.
 
 Everything here is pure (no Kafka, no timing), so the ratio arithmetic and the rendering are
-tested on their own. A throughput measurement counts items over seconds; the hub
-measurements compare the cost per edge of the same batch size on a small and a large hub.
-Two targets get a verdict: the hub cost ratio (at most :data:`HUB_TARGET`) and the engine's
-throughput over the textbook Faust app's (at least :data:`TEXTBOOK_TARGET`).
+tested on their own. A throughput measurement counts items over seconds; a
+:class:`CostPair` compares the cost per edge of the same batch size in two conditions: on a
+small and a large hub, or on a small and a large graph. Each pair's ratio gets a verdict
+against its target (at most :data:`HUB_TARGET`, :data:`GROWTH_TARGET`), and so does the
+engine's throughput over the textbook Faust app's (at least :data:`TEXTBOOK_TARGET`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from typing import Any
 __all__ = [
     "CORE",
     "ENGINE",
+    "GROWTH_TARGET",
     "HUB_TARGET",
     "TEXTBOOK",
     "TEXTBOOK_TARGET",
     "TRANSPORT",
+    "CostPair",
     "Measurement",
     "Report",
+    "growth_pair",
+    "hub_pair",
     "machine_info",
     "target_verdict",
 ]
@@ -37,11 +42,13 @@ CORE = "core"
 TEXTBOOK = "textbook_faust"
 HUB_TARGET = 1.5  # cost per edge on the large hub / on the small hub should stay at or under this
 TEXTBOOK_TARGET = 20.0  # engine items/s / textbook Faust items/s should reach at least this
+GROWTH_TARGET = 1.5  # cost per edge on the largest graph / on the smallest: flat, at most this
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """``items`` handled in ``seconds`` wall-clock time."""
+    """``items`` handled in ``seconds`` wall-clock time; ``hub`` marks a row of a
+    :class:`CostPair` (hub or growth), which gets no throughput ratios in the table."""
 
     key: str
     label: str
@@ -67,6 +74,43 @@ def target_verdict(value: float | None, target: float, *, at_most: bool) -> str:
     return "met" if met else "MISSED"
 
 
+@dataclass(frozen=True)
+class CostPair:
+    """Two rows timing the same batch size: ``large``'s cost per item over ``small``'s
+    should stay at or under ``target``. The ratio is ``<kind>_<name>_large_vs_small`` in
+    the JSON, and the summary line reads ``<title> (<name>) = <ratio>x (<target>)``."""
+
+    kind: str  # "hub" or "growth"
+    name: str  # whose cost: "core" or "engine"
+    small: str  # the measurement keys
+    large: str
+    title: str  # what is divided by what
+    target: float
+    flat: bool = False  # the aim is no growth at all; the target is the most allowed
+    digits: int = 3  # decimals of the printed ratio
+
+    @property
+    def ratio_key(self) -> str:
+        return f"{self.kind}_{self.name}_large_vs_small"
+
+    def line(self, value: float | None) -> str:
+        shown = "-" if value is None else f"{value:.{self.digits}f}x"
+        aim = "target: flat, <=" if self.flat else "target <="
+        verdict = target_verdict(value, self.target, at_most=True)
+        return f"{self.title} ({self.name}) = {shown}   ({aim} {self.target:.2f}x: {verdict})"
+
+
+def hub_pair(name: str, small: str, large: str) -> CostPair:
+    title = "hub cost per edge, large hub / small hub"
+    return CostPair("hub", name, small, large, title, HUB_TARGET)
+
+
+def growth_pair(name: str, small: str, large: str, small_size: str, large_size: str) -> CostPair:
+    """The pair for a chunk's cost on a graph of ``large_size`` over ``small_size`` edges."""
+    title = f"cost per chunk, graph {large_size} / graph {small_size}"
+    return CostPair("growth", name, small, large, title, GROWTH_TARGET, flat=True, digits=2)
+
+
 def _ratio(num: float, den: float) -> float | None:
     if den <= 0 or not math.isfinite(num) or not math.isfinite(den):
         return None
@@ -80,7 +124,7 @@ class Report:
     machine: dict[str, Any]
     params: dict[str, Any]
     measurements: list[Measurement] = field(default_factory=list)
-    hub_pairs: list[tuple[str, str, str]] = field(default_factory=list)  # name, small, large
+    cost_pairs: list[CostPair] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def add(self, m: Measurement) -> Measurement:
@@ -103,8 +147,8 @@ class Report:
             return None
         return _ratio(num.per_second, den.per_second)
 
-    def hub_ratio(self, small_key: str, large_key: str) -> float | None:
-        """Cost per edge on the large hub over cost per edge on the small one."""
+    def cost_ratio(self, small_key: str, large_key: str) -> float | None:
+        """Cost per item of ``large_key``'s row over that of ``small_key``'s."""
         small, large = self.get(small_key), self.get(large_key)
         if small is None or large is None:
             return None
@@ -117,8 +161,8 @@ class Report:
             "core_vs_transport": self.rate_ratio(CORE, TRANSPORT),
             "engine_vs_textbook": self.rate_ratio(ENGINE, TEXTBOOK),
         }
-        for name, small, large in self.hub_pairs:
-            out[f"hub_{name}_large_vs_small"] = self.hub_ratio(small, large)
+        for pair in self.cost_pairs:
+            out[pair.ratio_key] = self.cost_ratio(pair.small, pair.large)
         return out
 
     def table(self) -> str:
@@ -157,13 +201,7 @@ class Report:
             f"engine / textbook Faust = {_fmt(textbook, 'x')}   (target >= "
             f"{TEXTBOOK_TARGET:.0f}x: {target_verdict(textbook, TEXTBOOK_TARGET, at_most=False)})"
         )
-        for name, _, _ in self.hub_pairs:
-            value = r[f"hub_{name}_large_vs_small"]
-            verdict = target_verdict(value, HUB_TARGET, at_most=True)
-            lines.append(
-                f"hub cost per edge, large hub / small hub ({name}) = {_fmt(value, 'x')}"
-                f"   (target <= {HUB_TARGET:.2f}x: {verdict})"
-            )
+        lines.extend(pair.line(r[pair.ratio_key]) for pair in self.cost_pairs)
         m = self.machine
         lines.append(
             f"machine: {m.get('cores')} cores, {m.get('memory_gib')} GiB, "
@@ -189,6 +227,7 @@ class Report:
             "measurements": measurements,
             "ratios": self.ratios(),
             "hub_target": HUB_TARGET,
+            "growth_target": GROWTH_TARGET,
             "textbook_target": TEXTBOOK_TARGET,
             "notes": self.notes,
         }

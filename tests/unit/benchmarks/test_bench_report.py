@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.report import CORE, ENGINE, TRANSPORT, Measurement, Report, machine_info
+from benchmarks.report import (
+    CORE,
+    ENGINE,
+    TRANSPORT,
+    Measurement,
+    Report,
+    growth_pair,
+    hub_pair,
+    machine_info,
+)
 
 
 def _report() -> Report:
@@ -18,7 +27,7 @@ def _report() -> Report:
     report.add(Measurement(ENGINE, "engine", 1_000, 0.5))  # 2,000/s
     report.add(Measurement("hub_core_small", "hub small", 10_000, 0.2, hub=True))
     report.add(Measurement("hub_core_large", "hub large", 10_000, 0.25, hub=True))
-    report.hub_pairs.append(("core", "hub_core_small", "hub_core_large"))
+    report.cost_pairs.append(hub_pair("core", "hub_core_small", "hub_core_large"))
     return report
 
 
@@ -42,7 +51,7 @@ def test_missing_measurements_give_no_ratio() -> None:
     report = Report(machine={}, params={})
     report.add(Measurement(ENGINE, "engine", 10, 1.0))
     assert report.ratios()["engine_vs_transport"] is None
-    assert report.hub_ratio("a", "b") is None
+    assert report.cost_ratio("a", "b") is None
 
 
 def test_table_lists_engine_transport_core_first_with_ratios() -> None:
@@ -62,6 +71,18 @@ def test_a_hub_ratio_over_the_target_is_reported_as_missed() -> None:
     report = _report()
     report.measurements[-1] = Measurement("hub_core_large", "hub large", 10_000, 0.4, hub=True)
     assert "(target <= 1.50x: MISSED)" in report.table()
+
+
+def test_a_cost_pair_without_its_rows_has_no_ratio_and_no_verdict() -> None:
+    report = _report()
+    pair = growth_pair("engine", "growth_engine_10000", "growth_engine_1000000", "10^4", "10^6")
+    report.cost_pairs.append(pair)
+    assert report.ratios()["growth_engine_large_vs_small"] is None
+    expected = (
+        "cost per chunk, graph 10^6 / graph 10^4 (engine) = -   (target: flat, <= 1.50x: n/a)"
+    )
+    assert expected in report.table()
+    assert "hub cost per edge, large hub / small hub (core) = 1.250x" in report.table()
 
 
 def test_json_document_is_plain_json(tmp_path: Path) -> None:
