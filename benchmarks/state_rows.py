@@ -1,0 +1,180 @@
+"""The state benchmark's targets, and the table rows and notes its figures give.
+
+Targets: the memory store holds a graph in at most :data:`MEMORY_BYTES_PER_EDGE` resident
+bytes per edge; a RocksDB worker stays under :data:`ROCKSDB_RSS_LIMIT` at
+:data:`ROCKSDB_TARGET_EDGES` edges (judged on a linear extrapolation of the size measured);
+a restart of a worker holding :data:`RECOVERY_TARGET_EDGES` edges serves again within
+:data:`RECOVERY_SECONDS` (memory store: replaying the changelog; RocksDB: local files
+intact); two worker processes ingest at least :data:`SCALE_OUT_RATIO` times as fast as one.
+"""
+
+from __future__ import annotations
+
+from benchmarks.state_report import (
+    GIB,
+    NOT_APPLICABLE,
+    Row,
+    ScaleFigures,
+    StoreFigures,
+    Target,
+    extrapolated_rss,
+    format_bytes,
+    format_rate,
+    format_seconds,
+)
+
+__all__ = [
+    "MEMORY_BYTES_PER_EDGE",
+    "RECOVERY_SECONDS",
+    "RECOVERY_TARGET_EDGES",
+    "ROCKSDB_RSS_LIMIT",
+    "ROCKSDB_TARGET_EDGES",
+    "SCALE_OUT_RATIO",
+    "scale_notes",
+    "scale_rows",
+    "store_notes",
+    "store_rows",
+]
+
+MEMORY_BYTES_PER_EDGE = 300
+ROCKSDB_TARGET_EDGES = 10_000_000
+ROCKSDB_RSS_LIMIT = GIB
+RECOVERY_TARGET_EDGES = 1_000_000
+RECOVERY_SECONDS = {"memory": 15.0, "rocksdb": 3.0}
+SCALE_OUT_RATIO = 1.6
+NONE = "-"
+
+_PER_EDGE = Target("<=", MEMORY_BYTES_PER_EDGE, f"<= {MEMORY_BYTES_PER_EDGE} B/edge")
+_ROCKSDB_RSS = Target("<", ROCKSDB_RSS_LIMIT, "< 1 GiB")
+_SCALE = Target(">=", SCALE_OUT_RATIO, f">= {SCALE_OUT_RATIO}x")
+
+
+def _recovery_target(store: str) -> Target:
+    limit = RECOVERY_SECONDS[store]
+    text = f"<= {limit:g} s at 10^6 edges"
+    return Target("<=", limit, text, at_edges=RECOVERY_TARGET_EDGES)
+
+
+def _failed(key: str, label: str) -> Row:
+    """A row for a figure that was not measured; the notes say why."""
+    return Row(key, label, "failed (see notes)", NONE, NOT_APPLICABLE)
+
+
+def memory_rows(f: StoreFigures) -> list[Row]:
+    """RSS per edge, and RSS empty -> loaded; for RocksDB also the 10^7-edge extrapolation."""
+    store = f"{f.store} store"
+    size = f"{f.edges:,} edges, {f.nodes:,} nodes"
+    per_edge = f.per_edge
+    if per_edge is None or f.rss_empty is None:
+        return [_failed(f"{f.store}_bytes_per_edge", f"{store}: RSS per edge")]
+    target = _PER_EDGE if f.store == "memory" else None
+    rows = [
+        Row(
+            f"{f.store}_bytes_per_edge",
+            f"{store}: RSS per edge ({size})",
+            f"{per_edge:,.0f} B/edge",
+            target.text if target else NONE,
+            target.verdict(per_edge) if target else NOT_APPLICABLE,
+            per_edge,
+            "B/edge",
+        ),
+        Row(
+            f"{f.store}_rss",
+            f"{store}: worker RSS, empty -> loaded",
+            f"{format_bytes(f.rss_empty)} -> {format_bytes(f.rss_loaded)}",
+            NONE,
+            NOT_APPLICABLE,
+            None if f.rss_loaded is None else float(f.rss_loaded),
+            "B",
+        ),
+    ]
+    if f.store == "rocksdb":
+        at_target = extrapolated_rss(f.rss_empty, per_edge, ROCKSDB_TARGET_EDGES)
+        rows.append(
+            Row(
+                "rocksdb_rss_at_1e7_edges",
+                f"{store}: RSS at 10^7 edges (linear extrapolation from {f.edges:,})",
+                format_bytes(at_target),
+                _ROCKSDB_RSS.text,
+                _ROCKSDB_RSS.verdict(at_target),
+                at_target,
+                "B",
+            )
+        )
+    return rows
+
+
+def recovery_row(f: StoreFigures) -> Row:
+    """Seconds from the restarted process's start until it is ready and answers in full."""
+    key = f"{f.store}_recovery_seconds"
+    how = "changelog replay" if f.store == "memory" else "local state intact"
+    label = f"{f.store} store: restart to ready + full stats ({how}, {f.items:,} upserts)"
+    target = _recovery_target(f.store)
+    if f.recovery_timed_out:
+        bound = f.recovery_gave_up_after
+        figure = f"> {format_seconds(bound)} (gave up)"
+        return Row(
+            key, label, figure, target.text, target.verdict(bound, lower_bound=True), bound, "s"
+        )
+    if f.recovered_seconds is None:
+        return _failed(key, label)
+    value = f.recovered_seconds
+    verdict = target.verdict(value, edges=f.items)
+    return Row(key, label, format_seconds(value), target.text, verdict, value, "s")
+
+
+def store_rows(f: StoreFigures) -> list[Row]:
+    return [*memory_rows(f), recovery_row(f)]
+
+
+def store_notes(f: StoreFigures) -> list[str]:
+    """Details of a store's phase that are not in the table."""
+    rate = None if not f.ingest_seconds else f.items / f.ingest_seconds
+    notes = [
+        f"{f.store} store: ingest {format_rate(rate)}; peak RSS {format_bytes(f.rss_peak)}; "
+        f"graceful stop {format_seconds(f.stop_seconds)} (exit code {f.stop_exit_code}); "
+        f"after restart: web server up at {format_seconds(f.web_up_seconds)}, "
+        f"/readyz 200 at {format_seconds(f.ready_seconds)}, "
+        f"RSS after recovery {format_bytes(f.rss_recovered)}"
+    ]
+    if f.error:
+        notes.append(f"{f.store} store phase failed: {f.error}")
+    return notes
+
+
+def scale_rows(one: ScaleFigures, two: ScaleFigures) -> list[Row]:
+    """The ingest rate with one and with two worker processes, and their ratio."""
+    rows = []
+    for f in (one, two):
+        key = f"ingest_{f.workers}_worker{'s' if f.workers > 1 else ''}"
+        label = (
+            f"ingest, {f.workers} worker process{'es' if f.workers > 1 else ''} "
+            f"({f.partitions} partitions, {f.items:,} edge upserts)"
+        )
+        if f.items_per_second is None:
+            rows.append(_failed(key, label))
+            continue
+        rate = f.items_per_second
+        rows.append(Row(key, label, format_rate(rate), NONE, NOT_APPLICABLE, rate, "items/s"))
+    r1, r2 = one.items_per_second, two.items_per_second
+    ratio = None if r1 is None or r2 is None or r1 <= 0 else r2 / r1
+    figure = NONE if ratio is None else f"{ratio:.2f}x"
+    label = "scale-out: ingest rate 2 workers / 1 worker"
+    rows.append(Row("scale_out_ratio", label, figure, _SCALE.text, _SCALE.verdict(ratio), ratio))
+    return rows
+
+
+def scale_notes(figures: list[ScaleFigures]) -> list[str]:
+    """How long each group took to settle and ``stats`` to confirm the ingest; failures."""
+    notes = []
+    for f in figures:
+        who = f"scale-out, {f.workers} worker(s)"
+        if f.error:
+            notes.append(f"{who} failed: {f.error}")
+        else:
+            notes.append(
+                f"{who}: group settled {format_seconds(f.group_settle_seconds)} after start; "
+                f"stats showed every edge {format_seconds(f.stats_confirm_seconds)} after "
+                "the last ack (not counted in the rate)"
+            )
+    return notes

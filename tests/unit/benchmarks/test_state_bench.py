@@ -1,0 +1,220 @@
+"""The state benchmark's pure parts: arguments, per-edge arithmetic, verdicts, rows and table."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness import bench_settings
+from benchmarks.state import parse_args
+from benchmarks.state_report import (
+    GIB,
+    MET,
+    MIB,
+    MISSED,
+    NOT_APPLICABLE,
+    Row,
+    ScaleFigures,
+    StateReport,
+    StoreFigures,
+    Target,
+    bytes_per_edge,
+    extrapolated_rss,
+    format_bytes,
+    format_seconds,
+    format_table,
+)
+from benchmarks.state_rows import scale_notes, scale_rows, store_notes, store_rows
+from benchmarks.state_workers import StoreWorker, parse_status_bytes, process_memory
+
+
+def test_full_run_defaults_to_a_million_edges_over_a_tenth_as_many_nodes() -> None:
+    sizes, json_out, quick = parse_args([])
+    assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (1_000_000, 100_000, 1_000_000)
+    assert (sizes.partitions, sizes.scale_partitions, sizes.chunk_size) == (4, 8, 1000)
+    assert sizes.phases == ("memory", "rocksdb", "scale")
+    assert sizes.recovery_timeout >= 900  # a slow memory-store replay is reported, not cut
+    assert json_out == Path("bench-results/state.json")
+    assert not quick
+
+
+def test_quick_run_uses_fifty_thousand_edges_and_shorter_limits() -> None:
+    sizes, _, quick = parse_args(["--quick"])
+    full, _, _ = parse_args([])
+    assert quick
+    assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (50_000, 5_000, 50_000)
+    assert sizes.time_limit < full.time_limit
+    assert sizes.settle < full.settle
+
+
+def test_explicit_sizes_and_phases_override_the_defaults() -> None:
+    argv = ["--quick", "--edges", "7000", "--scale-edges", "9000", "--phase", "scale"]
+    sizes, json_out, _ = parse_args([*argv, "--phase", "memory", "--json-out", "out.json"])
+    assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (7000, 700, 9000)
+    assert sizes.phases == ("memory", "scale")  # always in run order
+    assert json_out == Path("out.json")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--edges", "0"], ["--chunk-size", "20000"], ["--settle", "-1"], ["--phase", "disk"]],
+)
+def test_invalid_arguments_stop_with_a_usage_error(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse_args(argv)
+    assert exc.value.code == 2
+
+
+def test_bytes_per_edge_is_the_rss_growth_divided_by_the_edges() -> None:
+    assert bytes_per_edge(400 * MIB, 100 * MIB, 1_000_000) == pytest.approx(300 * MIB / 1e6)
+    assert bytes_per_edge(90, 100, 10) == -1.0  # a shrinking RSS is reported as it is
+    with pytest.raises(ValueError):
+        bytes_per_edge(1, 0, 0)
+
+
+def test_extrapolated_rss_grows_linearly_from_the_empty_worker() -> None:
+    assert extrapolated_rss(100 * MIB, 50.0, 10_000_000) == 100 * MIB + 500_000_000
+
+
+def test_upper_limits_are_met_at_or_below_the_limit_and_missed_above() -> None:
+    target = Target("<=", 300, "<= 300 B/edge")
+    assert target.verdict(300) == MET
+    assert target.verdict(301) == MISSED
+    assert target.verdict(None) == NOT_APPLICABLE
+    strict = Target("<", GIB, "< 1 GiB")
+    assert strict.verdict(GIB) == MISSED
+    assert strict.verdict(GIB - 1) == MET
+
+
+def test_a_target_for_a_larger_graph_can_be_missed_but_not_met_on_a_smaller_one() -> None:
+    target = Target("<=", 15.0, "<= 15 s at 10^6 edges", at_edges=1_000_000)
+    assert target.verdict(4.0, edges=50_000) == NOT_APPLICABLE
+    assert target.verdict(20.0, edges=50_000) == MISSED
+    assert target.verdict(14.0, edges=1_000_000) == MET
+
+
+def test_a_wait_that_gave_up_misses_a_limit_below_it_and_decides_nothing_otherwise() -> None:
+    target = Target("<=", 15.0, "<= 15 s")
+    assert target.verdict(1800.0, lower_bound=True) == MISSED
+    assert target.verdict(10.0, lower_bound=True) == NOT_APPLICABLE
+
+
+def test_lower_limits_are_met_at_or_above_the_limit() -> None:
+    target = Target(">=", 1.6, ">= 1.6x")
+    assert target.verdict(1.6) == MET
+    assert target.verdict(1.2) == MISSED
+
+
+def test_figures_are_printed_in_readable_units() -> None:
+    assert format_bytes(512) == "512 B"
+    assert format_bytes(300 * MIB) == "300.0 MiB"
+    assert format_bytes(1.5 * GIB) == "1.50 GiB"
+    assert format_bytes(None) == "-"
+    assert format_seconds(2.345) == "2.35 s"
+    assert format_seconds(123.45) == "123.5 s"
+
+
+def test_table_aligns_its_four_columns_under_a_header_and_a_rule() -> None:
+    rows = [Row("a", "short", "1 B", "-", "n/a"), Row("b", "a longer name", "22 B", "<= 3", MET)]
+    lines = format_table(rows).splitlines()
+    assert lines[0].split() == ["measurement", "figure", "target", "verdict"]
+    assert set(lines[1]) == {"-"}
+    column = lines[0].index("figure")
+    assert lines[2][column:].startswith("1 B") and lines[3][column:].startswith("22 B")
+
+
+def _memory_figures(**changes: object) -> StoreFigures:
+    figures = StoreFigures("memory", 1_000_000, 999_950, 100_000)
+    figures.rss_empty, figures.rss_loaded = 100 * MIB, 100 * MIB + 250 * 999_950
+    figures.recovered_seconds = 12.0
+    for name, value in changes.items():
+        setattr(figures, name, value)
+    return figures
+
+
+def test_memory_store_rows_judge_bytes_per_edge_and_recovery_at_the_target_size() -> None:
+    rows = {r.key: r for r in store_rows(_memory_figures())}
+    assert rows["memory_bytes_per_edge"].figure == "250 B/edge"
+    assert rows["memory_bytes_per_edge"].verdict == MET
+    assert rows["memory_recovery_seconds"].verdict == MET  # a million upserts: the target size
+
+
+def test_a_recovery_that_gave_up_shows_a_lower_bound_and_misses() -> None:
+    figures = _memory_figures(recovered_seconds=None, recovery_gave_up_after=1800.0)
+    row = {r.key: r for r in store_rows(figures)}["memory_recovery_seconds"]
+    assert row.figure.startswith("> 1800.0 s")
+    assert row.verdict == MISSED
+
+
+def test_rocksdb_rows_extrapolate_to_ten_million_edges_and_say_so() -> None:
+    figures = StoreFigures("rocksdb", 50_000, 50_000, 5_000, rss_empty=80 * MIB)
+    figures.rss_loaded = 80 * MIB + 50_000 * 200
+    rows = {r.key: r for r in store_rows(figures)}
+    assert rows["rocksdb_bytes_per_edge"].verdict == NOT_APPLICABLE  # no per-edge target
+    extrapolated = rows["rocksdb_rss_at_1e7_edges"]
+    assert "linear extrapolation from 50,000" in extrapolated.measurement
+    assert extrapolated.value == pytest.approx(80 * MIB + 200 * 10_000_000)
+    assert extrapolated.verdict == MISSED  # about 1.94 GiB
+
+
+def test_a_failed_store_phase_gives_failed_rows_and_a_note() -> None:
+    figures = StoreFigures("rocksdb", 10, 10, 5, error="RuntimeError: worker died")
+    rows = store_rows(figures)
+    assert all(r.figure.startswith("failed") and r.verdict == NOT_APPLICABLE for r in rows)
+    assert any("worker died" in note for note in store_notes(figures))
+
+
+def test_scale_rows_give_both_rates_and_their_ratio() -> None:
+    one = ScaleFigures(1, 8, 100_000, seconds=4.0)
+    two = ScaleFigures(2, 8, 100_000, seconds=2.0)
+    rows = {r.key: r for r in scale_rows(one, two)}
+    assert rows["ingest_1_worker"].figure == "25,000 items/s"
+    assert rows["scale_out_ratio"].figure == "2.00x"
+    assert rows["scale_out_ratio"].verdict == MET
+    slow = {r.key: r for r in scale_rows(one, ScaleFigures(2, 8, 100_000, seconds=3.0))}
+    assert slow["scale_out_ratio"].verdict == MISSED
+    failed = {r.key: r for r in scale_rows(one, ScaleFigures(2, 8, 100_000, error="x"))}
+    assert failed["scale_out_ratio"].verdict == NOT_APPLICABLE
+    assert failed["ingest_2_workers"].figure == "failed (see notes)"
+
+
+def test_scale_notes_give_settle_and_confirmation_times_or_the_failure() -> None:
+    ok = ScaleFigures(1, 8, 10, seconds=1.0, stats_confirm_seconds=0.25, group_settle_seconds=4)
+    notes = scale_notes([ok, ScaleFigures(2, 8, 10, error="RuntimeError: boom")])
+    assert "settled 4.00 s" in notes[0] and "0.25 s after the last ack" in notes[0]
+    assert notes[1] == "scale-out, 2 worker(s) failed: RuntimeError: boom"
+
+
+def test_report_json_holds_rows_figures_and_per_edge_bytes(tmp_path: Path) -> None:
+    report = StateReport({"cores": 2}, {"edges": 1_000_000})
+    report.stores.append(_memory_figures())
+    report.scale.append(ScaleFigures(1, 8, 10, seconds=1.0))
+    report.rows += store_rows(report.stores[0])
+    path = tmp_path / "out" / "state.json"
+    report.write_json(path)
+    data = json.loads(path.read_text())
+    assert data["stores"][0]["bytes_per_edge"] == pytest.approx(250.0)
+    assert data["scale_out"][0]["items_per_second"] == 10.0
+    assert {r["key"] for r in data["rows"]} >= {"memory_bytes_per_edge"}
+    assert not report.failed
+    assert "machine: 2 cores" in report.table()
+
+
+def test_status_fields_are_read_in_bytes() -> None:
+    text = "Name:\tpython\nVmHWM:\t  20480 kB\nVmRSS:\t   10240 kB\nThreads:\t4\n"
+    assert parse_status_bytes(text, "VmRSS") == 10 * MIB
+    assert parse_status_bytes(text, "VmHWM") == 20 * MIB
+    assert parse_status_bytes(text, "VmSwap") is None
+    assert (process_memory(os.getpid()) or 0) > MIB
+    assert process_memory(None) is None
+
+
+def test_store_worker_asks_for_its_store_and_remembers_its_web_port(tmp_path: Path) -> None:
+    settings = bench_settings("127.0.0.1:9", tmp_path, 4)
+    worker = StoreWorker(settings, name="w", store="rocksdb")
+    command = worker.command(tmp_path / "w", 6123)
+    assert command[command.index("--store") + 1] == "rocksdb"
+    assert worker.readyz_url == "http://127.0.0.1:6123/readyz"
