@@ -1,0 +1,61 @@
+"""Each benchmark entry point runs end to end at tiny sizes and writes the JSON the suite reads.
+
+Figures are not judged here (timings on a shared machine prove nothing in a test); what is
+pinned is that every benchmark still starts its broker and workers, measures, checks the
+graph it built and reports, so the suite cannot rot between full runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.suite_targets import ingest_rows, query_rows, state_rows
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def run(module: str, out: Path, *args: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", module, *args, "--json-out", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=540)
+    assert done.returncode == 0, f"{cmd}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    doc = json.loads(out.read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_ingest_benchmark_measures_engine_transport_core_and_textbook(tmp_path: Path) -> None:
+    doc = run(
+        "benchmarks.ingest",
+        tmp_path / "ingest.json",
+        *("--edges", "4000", "--hub-size", "60000", "--textbook-edges", "400"),
+    )
+    ratios = doc["ratios"]
+    for key in ("engine_vs_transport", "engine_vs_core", "engine_vs_textbook"):
+        assert isinstance(ratios[key], float) and ratios[key] > 0, (key, ratios)
+    assert [r.verdict for r in ingest_rows(doc)][:2] != ["n/a", "n/a"]
+
+
+def test_query_benchmark_measures_every_type_against_the_floor(tmp_path: Path) -> None:
+    doc = run(
+        "benchmarks.queries",
+        tmp_path / "queries.json",
+        *("--edges", "3000", "--queries", "20", "--seconds", "1", "--concurrency", "4"),
+        *("--with-ingest", "--ingest-edges", "2000"),
+    )
+    for kind in ("floor", "node", "neighbors_out", "khop2", "shortest_path", "top_degree"):
+        assert kind in doc["latency"], sorted(doc["latency"])
+    assert isinstance(doc["ratios"]["rate_ingest"]["p99_vs_floor_p99"], float)
+    assert all(r.verdict != "n/a" for r in query_rows(doc))
+
+
+def test_state_benchmark_measures_memory_and_restart_of_the_memory_store(tmp_path: Path) -> None:
+    doc = run("benchmarks.state", tmp_path / "state.json", "--edges", "3000", "--phase", "memory")
+    stores = {s["store"]: s for s in doc["stores"]}
+    assert stores["memory"]["rss_loaded"] > stores["memory"]["rss_empty"] > 0
+    assert state_rows(doc), doc["rows"]
