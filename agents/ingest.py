@@ -15,6 +15,7 @@ from typing import Any
 
 import structlog
 
+from agents.offset_continuity import OffsetContinuity
 from agents.reporting import header_value, reject
 from agents.table_writes import write_records
 from pipeline.routing import route_chunk
@@ -43,9 +44,12 @@ def register_ingest(engine: Any) -> None:
 
     @app.agent(engine.input_topic, name="graph-route")  # type: ignore[untyped-decorator]
     async def route(stream: Any) -> None:
+        continuity = OffsetContinuity()
         async for event in stream.events():
             msg = event.message
             source = (msg.topic, msg.partition, msg.offset)
+            if not continuity.follows(msg.partition, msg.offset):
+                engine.count("input_offset_skips")
             raw = event.value
             headers = msg.headers
             ack = _ack_requested(headers)

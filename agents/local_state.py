@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,7 +11,7 @@ import structlog
 from pipeline.graph import GraphPartition
 from pipeline.storage import rebuild_partitions
 
-__all__ = ["LocalGraphs"]
+__all__ = ["LocalGraphs", "raw_records"]
 
 log = structlog.get_logger(__name__)
 
@@ -37,10 +38,22 @@ class LocalGraphs:
         return {p: g for p, g in self._graphs.items() if p in self.assigned}
 
     def rebuild(self, table: Any, actives: Iterable[Any], apply_topic: str) -> None:
-        """Replace local state with what the table holds for the active apply partitions."""
+        """Replace local state with what the table holds for the active apply partitions.
+
+        The rebuild creates millions of objects that live on. So the collector runs once
+        before it (what is garbage by then is freed, not kept), stays off during it, and the
+        result is frozen (``gc.freeze``): no later collection scans it again.
+        """
         wanted = {tp.partition for tp in actives if tp.topic == apply_topic}
-        records = ((bytes(k), None if v is None else bytes(v)) for k, v in table.data.items())
-        self._graphs = rebuild_partitions(records, self.partitions, wanted)
+        enabled = gc.isenabled()
+        gc.collect()
+        gc.disable()
+        try:
+            self._graphs = rebuild_partitions(raw_records(table.data), self.partitions, wanted)
+        finally:
+            gc.freeze()
+            if enabled:
+                gc.enable()
         self.assigned = wanted
         log.info(
             "graph state rebuilt",
@@ -48,3 +61,19 @@ class LocalGraphs:
             nodes=sum(g.node_count for g in self._graphs.values()),
             edges=sum(g.edge_count for g in self._graphs.values()),
         )
+
+
+def raw_records(store: Any) -> Iterable[tuple[bytes, bytes | None]]:
+    """The store's records as raw bytes, without Faust's per-record decoding.
+
+    A memory store keeps them in a dict (``store.data``); a serialized store (RocksDB)
+    yields them from its ``_iteritems``, the raw counterpart of ``items()`` that Faust's
+    ``SerializedStore`` defines for its subclasses (active partitions only).
+    """
+    data = getattr(store, "data", None)
+    if isinstance(data, dict):
+        return data.items()
+    iteritems = getattr(store, "_iteritems", None)
+    if iteritems is not None:
+        return iteritems()  # type: ignore[no-any-return]
+    return ((bytes(k), None if v is None else bytes(v)) for k, v in store.items())

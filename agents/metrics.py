@@ -47,6 +47,10 @@ COUNTERS: Mapping[str, tuple[str, str]] = {
     "steps_applied": ("engine_steps_applied", "Steps (node or edge-half changes) applied"),
     "queries_accepted": ("engine_queries_accepted", "Valid queries accepted"),
     "queries_answered": ("engine_queries_answered", "Queries answered with a result"),
+    "input_offset_skips": (
+        "engine_input_offset_skips",
+        "Times the route agent saw an input partition's offset jump forward (see logs)",
+    ),
 }
 ERROR_PREFIX = "errors."
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")

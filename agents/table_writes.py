@@ -9,7 +9,10 @@ record batch on the app's own producer, so:
   value, ``None`` value = tombstone), on the same changelog partition;
 - Faust's commit flushes that producer before committing input offsets, so an offset is never
   committed before the changelog records of the events before it are acknowledged;
-- one part's records normally travel as one record batch, which the broker appends whole.
+- one part's records normally travel as one record batch, which the broker appends whole;
+- once the broker has acknowledged a part's records, the store is told the offset of the
+  last one (``set_persisted_offset``): RocksDB keeps it on disk and the memory store of
+  :mod:`agents.bulk_store` in memory, so a restart or rebalance replays only what came after.
 
 Must be called inside the agent's processing of the event (the RocksDB store picks its
 partition database from the current event).
@@ -20,6 +23,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from typing import Any
+
+from faust.types import TP
 
 from pipeline.storage import TableWrite
 
@@ -47,7 +52,8 @@ async def write_records(
     With ``store_after_ack`` (the RocksDB store, which outlives the process) the store is
     written only once the broker has acknowledged the changelog batch, so local state is
     never ahead of the changelog: after a crash, recovery replays what the store missed,
-    and nothing the store holds can be missing from the changelog.
+    and nothing the store holds can be missing from the changelog. The store's persisted
+    offset moves to the last record only after that record is both acknowledged and stored.
     """
     if not writes:
         return
@@ -61,14 +67,29 @@ async def write_records(
             batch = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=None) is None:
                 raise ValueError(f"table record of {len(key) + len(value or b'')} bytes too large")
-    if batch.record_count():
-        sent.append(await producer.send_batch(batch, topic, partition=partition))
-    if store_after_ack:
-        await asyncio.gather(*sent)
+    last_count = batch.record_count()  # at least the last write
+    sent.append(await producer.send_batch(batch, topic, partition=partition))
     store = table.data
+    tp = TP(topic, partition)
+    if store_after_ack:
+        acked = await asyncio.gather(*sent)
+        _store(store, writes)
+        store.set_persisted_offset(tp, acked[-1].offset + last_count - 1)
+        return
+    _store(store, writes)
+    sent[-1].add_done_callback(lambda fut: _note_offset(store, tp, fut, last_count))
+
+
+def _store(store: Any, writes: Sequence[TableWrite]) -> None:
     for key, value in writes:
         if value is None:
             if key in store:
                 del store[key]
         else:
             store[key] = value
+
+
+def _note_offset(store: Any, tp: TP, fut: asyncio.Future[Any], records: int) -> None:
+    """Once the last batch is acknowledged, tell the store the offset of its last record."""
+    if not fut.cancelled() and fut.exception() is None:
+        store.set_persisted_offset(tp, fut.result().offset + records - 1)

@@ -18,17 +18,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from zlib import crc32
 
 import msgpack
 
 from pipeline.graph import Dirty, GraphPartition
-from pipeline.partitioning import partition_for
 
 __all__ = [
     "TableWrite",
     "decode_record",
     "dirty_writes",
     "in_key",
+    "key_holder",
     "node_key",
     "out_key",
     "owner_of_key",
@@ -39,6 +40,7 @@ __all__ = [
 TableWrite = tuple[bytes, bytes | None]
 _SEP = "\x00"
 _IN_VALUE = b"\x01"
+_N, _O, _I, _S, _W, _C = b"noiswc"  # record kinds, as the first byte of a key
 
 
 def node_key(node_id: str) -> bytes:
@@ -88,12 +90,26 @@ def dirty_writes(graph: GraphPartition, dirty: Dirty) -> list[TableWrite]:
 
 
 def owner_of_key(key: bytes, partitions: int) -> int:
-    """The partition whose state holds the record ``key``."""
-    body = key[1:].decode("utf-8")
-    if key[:1] in (b"w", b"c"):  # partition-local bookkeeping: the owner is in the key
-        return int(body.split(_SEP, 1)[0])
-    first = body.split(_SEP, 1)[0] if key[:1] != b"n" else body
-    return partition_for(first, partitions)
+    """The partition whose state holds the record ``key``.
+
+    A key holds its node id as UTF-8, so the CRC-32 of those bytes is
+    :func:`pipeline.partitioning.partition_for` of the id, without decoding it.
+    """
+    kind = key[0]
+    if kind in (_W, _C):  # partition-local bookkeeping: the owner is in the key
+        return int(key[1 : key.index(0, 1)])
+    end = len(key) if kind == _N else _separator(key)
+    return crc32(key[1:end]) % partitions
+
+
+def key_holder(key: bytes, partitions: int) -> int | None:
+    """The changelog partition holding ``key``; ``None`` for records every partition holds."""
+    return None if key[0] == _S else owner_of_key(key, partitions)
+
+
+def _separator(key: bytes) -> int:
+    sep = key.find(0, 1)
+    return len(key) if sep < 0 else sep
 
 
 def decode_record(key: bytes, value: bytes, graph: GraphPartition) -> None:
@@ -129,18 +145,43 @@ def decode_record(key: bytes, value: bytes, graph: GraphPartition) -> None:
 def rebuild_partitions(
     records: Iterable[tuple[bytes, bytes | None]], partitions: int, wanted: set[int]
 ) -> dict[int, GraphPartition]:
-    """Build the state of each partition in ``wanted`` from stored records (others skipped)."""
+    """Build the state of each partition in ``wanted`` from stored records (others skipped).
+
+    Equivalent to :func:`decode_record` on each record of a wanted partition; node and edge
+    records, nearly all of a graph, take a path that finds the owner from the key's bytes and
+    decodes the key once.
+    """
     graphs = {p: GraphPartition(p) for p in wanted}
     standing: dict[bytes, bytes] = {}
+    get_graph = graphs.get
+    unpack = msgpack.unpackb
     for key, value in records:
         if value is None:
             continue
-        if key[:1] == b"s":  # every partition keeps every registration
+        kind = key[0]
+        if kind in (_O, _I):
+            sep = key.find(0, 1)
+            graph = get_graph(crc32(key[1 : sep if sep >= 0 else None]) % partitions)
+            if graph is None:
+                continue
+            parts = key[1:].decode("utf-8").split(_SEP)
+            if sep < 0 or len(parts) != 3:
+                raise ValueError(f"malformed edge record key {key[:80]!r}")
+            if kind == _O:
+                graph.load_out_edge(parts[0], parts[1], parts[2], unpack(value, raw=False))
+            else:
+                graph.load_in_edge(parts[0], parts[1], parts[2])
+        elif kind == _N:
+            graph = get_graph(crc32(key[1:]) % partitions)
+            if graph is not None:
+                labels, props = unpack(value, raw=False)
+                graph.load_node(key[1:].decode("utf-8"), labels, props)
+        elif kind == _S:  # every partition keeps every registration
             standing[key] = value
-            continue
-        graph = graphs.get(owner_of_key(key, partitions))
-        if graph is not None:
-            decode_record(key, value, graph)
+        else:
+            graph = get_graph(owner_of_key(key, partitions))
+            if graph is not None:
+                decode_record(key, value, graph)
     for key, value in standing.items():
         for graph in graphs.values():
             decode_record(key, value, graph)

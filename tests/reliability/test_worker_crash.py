@@ -21,6 +21,7 @@ from tests.support.faults import (
     require,
     scenario_timeout,
     spot_check,
+    unrouted_inputs,
     wait_ready,
 )
 from tests.support.graphs import conflict_free_edges, to_ops
@@ -28,21 +29,6 @@ from tests.support.reference import ReferenceGraph, reference_digest
 from tests.support.workers import WorkerProcess, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.reliability, scenario_timeout()]
-
-# Engine bug, seen on this machine: after a SIGKILL, the restarted worker can consume and
-# commit an input message without routing it. Evidence (one run): chunk ``crash-78``, the
-# first message published to graph-input partition 2 (offset 19) after the third restart,
-# while that partition's committed offset already equalled its end, produced no part on
-# graph-apply, no error event and no DLQ copy; the group's lag was 0 and its 924 edges were
-# missing (every other chunk had parts on all 4 apply partitions). It happens only when a
-# restart finds an input partition fully committed and the next message arrives after the
-# restart, so the test passes on most runs; ``strict=False`` keeps the suite green while a
-# failure stays visible as XFAIL with its evidence in the output.
-SKIPPED_AFTER_RESTART = pytest.mark.xfail(
-    strict=False,
-    reason="engine bug: first input message after a restart on a fully committed partition "
-    "may be committed without being routed (chunk silently lost)",
-)
 
 SIZES = {"short": (100_000, 3), "long": (500_000, 10)}
 
@@ -59,7 +45,6 @@ def workload(items: int, seed: int) -> list[dict[str, Any]]:
     return ops
 
 
-@SKIPPED_AFTER_RESTART
 async def test_sigkill_at_random_points_then_restart_converges(
     settings: Settings, size: str, record_property: Any, tmp_path: Path
 ) -> None:
@@ -120,7 +105,13 @@ async def test_sigkill_at_random_points_then_restart_converges(
             lambda v: v == expected,
             timeout=300,
         )
-        require(got == expected, f"digest {got!r} != {expected!r}\n{worker.log_tail()}")
+        if got != expected:
+            lost = await unrouted_inputs(settings)
+            require(
+                False,
+                f"digest {got!r} != {expected!r}; input (partition, offset) never routed: "
+                f"{lost[:20]}\n{worker.log_tail()}",
+            )
         ids = [f"k{i}" for i in random.Random(seed + 1).sample(range(items // 5), 30)] + [
             "k-absent"
         ]

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -41,6 +42,7 @@ __all__ = [
     "rss_kib",
     "scale",
     "topic_records",
+    "unrouted_inputs",
 ]
 
 SCALE_ENV = "PROJECT_ENGINE_RELIABILITY"
@@ -406,3 +408,32 @@ async def assigned_partitions(worker: Any) -> int | None:
     if worker.web_port is None or not worker.alive:
         return None
     return await asyncio.to_thread(_assigned_partitions_sync, worker.web_port)
+
+
+async def unrouted_inputs(settings: Settings) -> list[tuple[int, int]]:
+    """Input (partition, offset) pairs that reached neither the apply topic nor the error topic.
+
+    Every input message must end as apply parts (each names its source) or as an error
+    event (which names its source offset); anything else was lost on the way.
+    """
+    from pipeline.steps import decode_part
+
+    topics = settings.topics
+    inputs = await topic_records(settings, topics.input)
+    seen: set[tuple[int, int]] = set()
+    for record in await topic_records(settings, topics.apply):
+        with contextlib.suppress(ValueError):
+            _, partition, offset = decode_part(record.value).source
+            seen.add((partition, offset))
+    for record in await topic_records(settings, topics.errors):
+        event = _decoded(record.value)
+        if isinstance(event, dict) and event.get("topic") == topics.input:
+            seen.add((int(event["partition"]), int(event["offset"])))
+    return sorted({(r.partition, r.offset) for r in inputs} - seen)
+
+
+def _decoded(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return msgpack.unpackb(raw, raw=False)

@@ -20,6 +20,12 @@ from schemas.settings import Settings
 __all__ = ["WorkerProcess", "eventually", "unique_settings"]
 
 
+_PRELOADED_CLI = (
+    "import importlib, runpy; importlib.import_module({module!r}); "
+    "runpy.run_module('project_engine.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 def unique_settings(bootstrap: str, data_root: Path, **changes: Any) -> Settings:
     """Settings with a topic prefix and app id of their own, so tests never share state."""
     tag = uuid.uuid4().hex[:10]
@@ -41,6 +47,8 @@ class WorkerProcess:
     extra_env: dict[str, str] = field(default_factory=dict)
     web_port: int | None = None  # of the current (or last) start
     extra_args: list[str] = field(default_factory=list)  # appended flags win over earlier ones
+    # A module imported in the worker process before the CLI runs (fault injection).
+    preload: str | None = None
 
     def start(self) -> WorkerProcess:
         data_dir = self.settings.data_dir / self.name
@@ -49,10 +57,12 @@ class WorkerProcess:
         self.log_path = data_dir / f"worker-{self.starts}.log"
         self.web_port = free_port()
         s = self.settings
+        launch = ["-m", "project_engine.cli"]
+        if self.preload is not None:
+            launch = ["-c", _PRELOADED_CLI.format(module=self.preload)]
         cmd = [
             sys.executable,
-            "-m",
-            "project_engine.cli",
+            *launch,
             "worker",
             "--bootstrap",
             s.bootstrap,

@@ -150,7 +150,7 @@ async def test_readyz_is_503_during_recovery_and_200_once_state_is_rebuilt(
         "ready": False,
         "reason": "waiting for partition assignment and table recovery",
     }
-    assert not_ready[-1][0] - not_ready[0][0] > 1.0, "recovery too short to observe"
+    assert len(not_ready) >= 3, "recovery too short to observe"  # a bulk read takes < 1 s
     assert any(h == 200 for *_, h in not_ready), "alive while recovering"
     assert json.loads(seen[-1][2]) == {"ready": True, "reason": "ready"}
     assert rebuilt_when_ready, "ready before the local graph was rebuilt"
