@@ -12,7 +12,7 @@ import pytest
 
 from schemas.settings import Settings
 from tests.integration.conftest import kafka_bootstrap  # noqa: F401  (the session broker)
-from tests.support.faults import scale
+from tests.support.faults import REPORTED, scale
 from tests.support.workers import unique_settings
 
 
@@ -32,3 +32,11 @@ def size() -> str:
 @pytest.fixture
 def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:  # noqa: F811
     return unique_settings(kafka_bootstrap, tmp_path, partitions=4)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What each scenario survived, shown even when every test passed."""
+    if REPORTED:
+        terminalreporter.section("reliability figures")
+        for line in REPORTED:
+            terminalreporter.write_line(line)

@@ -32,6 +32,7 @@ from schemas.settings import Settings
 from tests.support.malformed import MALFORMED_INPUTS
 
 __all__ = [
+    "REPORTED",
     "RssSampler",
     "StatsProbe",
     "end_offsets",
@@ -58,11 +59,16 @@ def scenario_timeout() -> pytest.MarkDecorator:
     return pytest.mark.timeout(3600 if scale() == "long" else 600)
 
 
+#: Every summary line of this session, printed at its end (tests/reliability/conftest.py).
+REPORTED: list[str] = []
+
+
 def report(record_property: Any, scenario: str, figures: dict[str, Any]) -> str:
     """Print a one-line summary of what a scenario survived and attach it to the report."""
     parts = ", ".join(f"{k}={_fmt(v)}" for k, v in figures.items())
     line = f"[reliability:{scenario}:{scale()}] {parts}"
     print(f"\n{line}")
+    REPORTED.append(line)
     for key, value in figures.items():
         record_property(f"{scenario}.{key}", value)
     return line
