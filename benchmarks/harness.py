@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import subprocess
@@ -21,9 +22,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from project_engine.localkafka import free_port
+from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "cpu_seconds",
     "interrupts_and_deadline",
     "machine_busy_seconds",
+    "run_and_report",
     "wait_for",
 ]
 
@@ -222,3 +225,33 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise TimeoutError(f"no acceptable answer within {timeout:.0f}s: {last!r:.300}")
         await asyncio.sleep(interval)
+
+
+class _Report(Protocol):
+    def table(self) -> str: ...
+
+    def write_json(self, path: Path) -> None: ...
+
+
+def run_and_report(
+    run: Callable[[], None], report: _Report, json_out: Path, time_limit: float
+) -> int:
+    """A benchmark entry's common part: quiet client logs, ``run`` under the deadline and
+    signal handling, then the table and the JSON. Returns the exit code (0, 2 on the
+    deadline, 130 when interrupted)."""
+    configure_logging(Settings().replace(log_level="ERROR"))
+    # The clients log transient errors (a new topic without a leader yet) that they retry.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        with interrupts_and_deadline(time_limit):
+            run()
+    except BenchmarkTimeout as exc:
+        print(f"benchmark stopped: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("benchmark interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    print(report.table())
+    report.write_json(json_out)
+    print(f"\nwrote {json_out}")
+    return 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import tempfile
 from collections.abc import Coroutine
@@ -32,10 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import (
-    BenchmarkTimeout,
     EngineWorker,
     bench_settings,
-    interrupts_and_deadline,
+    run_and_report,
 )
 from benchmarks.hub import HubPlan
 from benchmarks.phases import (
@@ -50,7 +48,6 @@ from benchmarks.phases import (
 from benchmarks.report import Report, machine_info
 from benchmarks.textbook_run import TextbookFaustApp, create_input_topic
 from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
-from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
 __all__ = ["TEXTBOOK_EDGES", "TEXTBOOK_EDGES_QUICK", "main", "parse_args", "run_benchmark"]
@@ -160,24 +157,9 @@ def _logging_failure(process: EngineWorker, phase: Coroutine[Any, Any, None]) ->
 
 def main(argv: list[str] | None = None) -> int:
     sizes, json_out, quick = parse_args(argv)
-    configure_logging(Settings().replace(log_level="ERROR"))
-    # The clients log transient errors (a new topic without a leader yet) that they retry.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     params = {**asdict(sizes), "quick": quick, "json_out": str(json_out)}
     report = Report(machine_info(KAFKA_VERSION), params)
-    try:
-        with interrupts_and_deadline(sizes.time_limit):
-            run_benchmark(sizes, report)
-    except BenchmarkTimeout as exc:
-        print(f"benchmark stopped: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("benchmark interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    print(report.table())
-    report.write_json(json_out)
-    print(f"\nwrote {json_out}")
-    return 0
+    return run_and_report(lambda: run_benchmark(sizes, report), report, json_out, sizes.time_limit)
 
 
 if __name__ == "__main__":

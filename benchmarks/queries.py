@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import subprocess
 import sys
@@ -30,7 +29,11 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
-from benchmarks.harness import BenchmarkTimeout, bench_settings, interrupts_and_deadline
+from benchmarks.harness import (
+    BenchmarkTimeout,
+    bench_settings,
+    run_and_report,
+)
 from benchmarks.phases import progress
 from benchmarks.query_echo import ENGINE_LINGER_MS
 from benchmarks.query_floor import echo_floor, floor_sequential
@@ -40,7 +43,6 @@ from benchmarks.query_report import FLOOR, QueryReport
 from benchmarks.query_worker import WebWorker
 from benchmarks.report import machine_info
 from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
-from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
 __all__ = ["main", "parse_args", "run_benchmark"]
@@ -218,24 +220,9 @@ def _commit() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     plan, json_out, quick = parse_args(argv)
-    configure_logging(Settings().replace(log_level="ERROR"))
-    # The clients log transient errors (a new topic without a leader yet) that they retry.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     params = {**asdict(plan), "quick": quick, "json_out": str(json_out), "commit": _commit()}
     report = QueryReport(machine_info(KAFKA_VERSION), params)
-    try:
-        with interrupts_and_deadline(plan.time_limit):
-            run_benchmark(plan, report)
-    except BenchmarkTimeout as exc:
-        print(f"benchmark stopped: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("benchmark interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    print(report.table())
-    report.write_json(json_out)
-    print(f"\nwrote {json_out}")
-    return 0
+    return run_and_report(lambda: run_benchmark(plan, report), report, json_out, plan.time_limit)
 
 
 if __name__ == "__main__":

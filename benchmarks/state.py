@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import logging
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -33,13 +32,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmarks.data import expected_counts, uniform_edge_ops
-from benchmarks.harness import BenchmarkTimeout, interrupts_and_deadline
+from benchmarks.harness import run_and_report
 from benchmarks.report import machine_info
 from benchmarks.state_phases import Env, StateSizes, progress, scale_phase, store_phase
 from benchmarks.state_report import StateReport
 from benchmarks.state_rows import scale_notes, scale_rows, store_notes, store_rows
 from project_engine.localkafka import KAFKA_VERSION, LocalKafka, free_port
-from project_engine.logs import configure_logging
 from schemas.settings import Settings
 
 __all__ = ["PHASES", "main", "parse_args", "run_benchmark"]
@@ -138,28 +136,14 @@ def run_benchmark(sizes: StateSizes, report: StateReport) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     sizes, json_out, quick = parse_args(argv)
-    configure_logging(Settings().replace(log_level="ERROR"))
-    # The clients log transient errors (a new topic without a leader yet) that they retry.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     params = {**asdict(sizes), "quick": quick, "json_out": str(json_out)}
     report = StateReport(machine_info(KAFKA_VERSION), params)
     report.notes.append(
         "RSS = VmRSS of the worker process; per edge = (loaded - empty) / edges in the graph; "
         "recovery = new process start -> /readyz 200 and stats answering the full counts"
     )
-    try:
-        with interrupts_and_deadline(sizes.time_limit):
-            run_benchmark(sizes, report)
-    except BenchmarkTimeout as exc:
-        print(f"benchmark stopped: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("benchmark interrupted; everything it started is stopped", file=sys.stderr)
-        return 130
-    print(report.table())
-    report.write_json(json_out)
-    print(f"\nwrote {json_out}")
-    return 1 if report.failed else 0
+    code = run_and_report(lambda: run_benchmark(sizes, report), report, json_out, sizes.time_limit)
+    return code or (1 if report.failed else 0)
 
 
 if __name__ == "__main__":
