@@ -13,7 +13,12 @@ from faust.auth import SASLCredentials, SSLCredentials
 from faust.tables import TableManager
 
 from agents import bulk_store, flow_control
-from agents.consumer_tuning import settle_heap, shorten_fetch_wait, tune_gc
+from agents.consumer_tuning import (
+    settle_heap,
+    shorten_fetch_wait,
+    shorten_switch_interval,
+    tune_gc,
+)
 from agents.local_state import LocalGraphs
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
@@ -55,6 +60,7 @@ class EngineApp:
     # never be mistaken for one issued here.
     _version_seq: int = field(default_factory=lambda: secrets.randbits(62) << 1)
     _reply_topics: dict[str, Any] = field(default_factory=dict)
+    answer_producer: Any = None  # the query lane's own producer, while it runs
 
     def graph(self, partition: int) -> GraphPartition:
         return self.graphs.get(partition)
@@ -179,6 +185,7 @@ def build_engine(settings: Settings) -> EngineApp:
     from agents.web import register_web
 
     tune_gc()
+    shorten_switch_interval()
     store_url, store_options = _table_store(settings)
     app = _faust_app(settings, store_url)
     flow_control.install(app)  # before any queue exists: see agents.flow_control

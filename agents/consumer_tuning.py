@@ -1,4 +1,5 @@
-"""Tuning the worker process for a streaming graph: consumer fetch wait and garbage collection.
+"""Tuning the worker process for a streaming graph: consumer fetch wait, garbage collection
+and the interpreter's thread switch interval.
 
 - Faust creates its consumer with ``fetch_max_wait_ms=1500`` and no setting to change it.
   aiokafka keeps one fetch in flight and leaves out partitions that still have unread
@@ -7,21 +8,39 @@
   the wait on the running fetcher.
 - The graph is millions of long-lived small objects; Python's generational collector
   rescans them again and again (measured: a third of apply time). :func:`settle_heap` moves
-  what exists after a rebuild out of the collector's view, and :func:`tune_gc` raises the
-  thresholds so young collections are rarer.
+  what exists after a rebuild out of the collector's view. While ingesting, :func:`tune_gc`
+  keeps the young generations small and moves whatever survives a generation-1 collection
+  out of view too (``gc.freeze``): applying 10^6 edges, the longest pause fell from 232 ms
+  (thresholds 50,000/20, nothing frozen) to 16 ms, collection time from 2.3 s to 1.9 s.
+  The price: cyclic garbage made of objects that had already survived two collections is
+  not reclaimed (reference counting still frees everything else).
+- The route agent decodes and validates chunks in a worker thread, so the event loop (apply,
+  queries) runs meanwhile. A thread waiting for the interpreter lock gets it only when the
+  holder's switch interval (5 ms by default) ends: :func:`shorten_switch_interval` makes it
+  1 ms, so a query waits at most about that long for a chunk being decoded.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 from typing import Any
 
 import structlog
 
-__all__ = ["FETCH_MAX_WAIT_MS", "settle_heap", "shorten_fetch_wait", "tune_gc"]
+__all__ = [
+    "FETCH_MAX_WAIT_MS",
+    "GC_THRESHOLDS",
+    "SWITCH_INTERVAL_S",
+    "settle_heap",
+    "shorten_fetch_wait",
+    "shorten_switch_interval",
+    "tune_gc",
+]
 
 log = structlog.get_logger(__name__)
 FETCH_MAX_WAIT_MS = 20
+SWITCH_INTERVAL_S = 0.001
 
 
 def shorten_fetch_wait(app: Any, wait_ms: int = FETCH_MAX_WAIT_MS) -> bool:
@@ -37,8 +56,24 @@ def shorten_fetch_wait(app: Any, wait_ms: int = FETCH_MAX_WAIT_MS) -> bool:
     return True
 
 
+def shorten_switch_interval(seconds: float = SWITCH_INTERVAL_S) -> None:
+    sys.setswitchinterval(seconds)
+
+
+GC_THRESHOLDS = (10_000, 4, 100)
+
+
+def _freeze_survivors(phase: str, info: dict[str, int]) -> None:
+    if phase == "stop" and info["generation"] >= 1:
+        gc.freeze()
+
+
 def tune_gc() -> None:
-    gc.set_threshold(50_000, 20, 100)
+    """Collect young objects often (short pauses) and treat what survived two collections as
+    permanent (``gc.freeze``), so nothing scans the growing graph again and again."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    if _freeze_survivors not in gc.callbacks:
+        gc.callbacks.append(_freeze_survivors)
 
 
 def settle_heap() -> None:

@@ -20,16 +20,18 @@ from agents.reporting import header_value, reject
 from agents.table_writes import write_records
 from pipeline.routing import route_chunk
 from pipeline.standing import begin_part, collect_matches, finish_routed_part
-from pipeline.steps import Part, decode_part, encode_part
+from pipeline.steps import Part, Step, decode_part, encode_part
 from pipeline.storage import dirty_writes
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
+from schemas.limits import Limits
 from schemas.ops import Chunk
 from schemas.validation import parse_chunk
 
 __all__ = ["register_ingest"]
 
 log = structlog.get_logger(__name__)
+APPLY_SLICE = 128  # steps applied between two turns of the event loop
 
 
 def _ack_requested(headers: Any) -> bool:
@@ -57,11 +59,17 @@ def register_ingest(engine: Any) -> None:
             try:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
-                parsed = parse_chunk(raw, header_value(headers, "content-type"), engine.limits)
-                if isinstance(parsed, WireError):
+                # Decoding, validation and routing are pure and take milliseconds per chunk:
+                # done off the event loop, they no longer hold up queries (agents.query_lane).
+                result, parts = await asyncio.to_thread(
+                    _parse_and_route, raw, header_value(headers, "content-type"), engine.limits,
+                    partitions,
+                )  # fmt: skip
+                parsed = result
+                if isinstance(result, WireError):
                     await reject(
                         engine,
-                        parsed,
+                        result,
                         source=source,
                         key=msg.key,
                         raw=raw,
@@ -70,7 +78,7 @@ def register_ingest(engine: Any) -> None:
                         ack_requested=ack,
                     )
                     continue
-                await _send_parts(engine, parsed, source, ack, partitions)
+                await _send_parts(engine, result, parts, source, ack)
             except Exception as exc:  # never let one message stop the stream
                 log.exception(
                     "routing failed",
@@ -99,7 +107,7 @@ def register_ingest(engine: Any) -> None:
                 part = decode_part(event.value)
                 graph = engine.graph(msg.partition)
                 begin_part(graph)
-                graph.apply(part.steps)
+                await _apply_in_slices(graph, part.steps)
                 finish_routed_part(graph, part.steps, part.source)
                 matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
                 if matches or forwards:
@@ -127,10 +135,32 @@ def register_ingest(engine: Any) -> None:
                 engine.count("errors.internal")
 
 
+async def _apply_in_slices(graph: Any, steps: list[Step]) -> None:
+    """Apply a part a slice at a time, letting the event loop run between slices: a part of
+    a large chunk takes milliseconds, and queries (agents.query_lane) would wait for all of
+    it. Nothing else applies to this partition meanwhile (one apply agent per worker)."""
+    for start in range(0, len(steps), APPLY_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        graph.apply(steps[start : start + APPLY_SLICE])
+
+
+def _parse_and_route(
+    raw: bytes, content_type: str | None, limits: Limits, partitions: int
+) -> tuple[Chunk | WireError, dict[int, list[Step]]]:
+    parsed = parse_chunk(raw, content_type, limits)
+    if isinstance(parsed, WireError):
+        return parsed, {}
+    return parsed, route_chunk(parsed.items, partitions)
+
+
 async def _send_parts(
-    engine: Any, chunk: Any, source: tuple[str, int, int], ack: bool, partitions: int
+    engine: Any,
+    chunk: Chunk,
+    parts: dict[int, list[Step]],
+    source: tuple[str, int, int],
+    ack: bool,
 ) -> None:
-    parts = route_chunk(chunk.items, partitions)
     encoding = str(chunk.encoding)
     if not parts:
         if ack and chunk.chunk_id:

@@ -1,4 +1,7 @@
-"""The query agents: accept a query, run it where the data lives, answer.
+"""The query handlers: accept a query, run it where the data lives, answer.
+
+The query lane (:mod:`agents.query_lane`) reads the three query topics for the graph
+partitions held here and passes each record to its handler:
 
 1. ``accept`` (query topic): validate (bad queries get an error result, an error event and
    a DLQ copy); answer from the result cache when every partition the cached answer read
@@ -20,6 +23,7 @@ from typing import Any
 import msgpack
 import structlog
 
+from agents.query_lane import Record, run_query_lane
 from agents.reporting import header_value, reject
 from pipeline.queries import Done, Failed, QueryRun, Requests, evaluate_request, run_locally
 from pipeline.result_cache import cache_key
@@ -27,12 +31,14 @@ from pipeline.steps import Part, StepKind, encode_part
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import Query, QueryRejection, error_result, ok_result, parse_query
+from schemas.settings import Settings
 from schemas.standing import STANDING_QUERY_TYPES
 
 __all__ = ["register_queries"]
 
 log = structlog.get_logger(__name__)
 DIRECT_TYPES = frozenset({"node", "neighbors"})
+_STALE = "query waited longer than its timeout before it was read"
 
 
 def _pack(value: Any) -> bytes:
@@ -52,11 +58,13 @@ async def _answer(engine: Any, meta: dict[str, Any], body: dict[str, Any]) -> No
         value = encode(error_result(meta["qid"], ErrorCode.LIMIT_EXCEEDED, message), encoding)
         engine.count(f"errors.{ErrorCode.LIMIT_EXCEEDED}")
     try:
-        await engine.reply_topic(meta["reply_to"]).send(
-            key=meta["qid"].encode(),
-            value=value,
-            headers=[("content-type", content_type_of(encoding).encode())],
-        )
+        headers = [("content-type", content_type_of(encoding).encode())]
+        key = meta["qid"].encode()
+        producer = engine.answer_producer
+        if producer is not None:
+            await producer.send(meta["reply_to"], value, key=key, headers=headers)
+        else:  # the lane's producer is not up yet (or already stopped)
+            await engine.reply_topic(meta["reply_to"]).send(key=key, value=value, headers=headers)
     except Exception:
         log.exception("could not send query result", query_id=meta["qid"], topic=meta["reply_to"])
         engine.count("errors.reply_failed")
@@ -107,8 +115,30 @@ async def _standing(engine: Any, meta: dict[str, Any]) -> None:
     await _finish(engine, meta | {"cache": False}, Done(result), {})
 
 
+def _meta(
+    query: Query, settings: Settings, headers: Any, now: float, timeout_ms: int
+) -> dict[str, Any]:
+    """What every later step of a query needs to know about it."""
+    return {
+        "qid": query.query_id,
+        "type": query.type,
+        "args": dict(query.args),
+        "reply_to": query.reply_to or settings.topics.results,
+        "enc": str(query.encoding),
+        "t0": now,
+        "deadline": now + timeout_ms / 1000,
+        "cache": header_value(headers, "cache") != "0",
+    }
+
+
+def _expired(sent_ms: int | None, timeout_ms: int, now: float) -> bool:
+    """Whether a query sent at ``sent_ms`` (its record's timestamp) is past its timeout."""
+    return sent_ms is not None and sent_ms > 0 and now * 1000 - sent_ms > timeout_ms
+
+
 def register_queries(engine: Any) -> None:
-    """Attach the accept, execute and coordinate agents to ``engine.app``."""
+    """Give ``engine`` the query handlers, read by the query lane (:mod:`agents.query_lane`),
+    and the timer that fails queries past their deadline."""
     app = engine.app
     settings = engine.settings
     pending: dict[str, dict[str, Any]] = {}
@@ -139,91 +169,83 @@ def register_queries(engine: Any) -> None:
             start = _pack(meta | {"kind": "start"})
             await engine.query_partials_topic.send(key=meta["qid"].encode(), value=start)
 
-    @app.agent(engine.queries_topic, name="graph-query-accept")  # type: ignore[untyped-decorator]
-    async def accept(stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            raw = event.value if isinstance(event.value, bytes) else b""
-            ctype = header_value(msg.headers, "content-type")
-            source = (msg.topic, msg.partition, msg.offset)
-            query: Query | QueryRejection | None = None  # for the log record of a failure
-            try:
-                query = parse_query(raw, ctype, engine.limits)
-                if isinstance(query, QueryRejection):
-                    meta = {
-                        "qid": query.query_id or "",
-                        "reply_to": query.reply_to or settings.topics.results,
-                        "enc": str(query.encoding),
-                    }
-                    err = query.error
-                    await _answer(engine, meta, error_result(meta["qid"], err.code, err.message))
-                    await reject(
-                        engine, err, source=source, key=msg.key, raw=raw, headers=msg.headers,
-                        encoding=query.encoding, query_id=query.query_id,
-                    )  # fmt: skip
-                    continue
-                timeout_ms = query.timeout_ms or settings.query_timeout_ms
+    async def accept(msg: Record) -> None:
+        raw = msg.value if isinstance(msg.value, bytes) else b""
+        ctype = header_value(msg.headers, "content-type")
+        source = (msg.topic, msg.partition, msg.offset)
+        query: Query | QueryRejection | None = None  # for the log record of a failure
+        try:
+            query = parse_query(raw, ctype, engine.limits)
+            if isinstance(query, QueryRejection):
                 meta = {
-                    "qid": query.query_id,
-                    "type": query.type,
-                    "args": dict(query.args),
+                    "qid": query.query_id or "",
                     "reply_to": query.reply_to or settings.topics.results,
                     "enc": str(query.encoding),
-                    "t0": time.time(),
-                    "deadline": time.time() + timeout_ms / 1000,
-                    "cache": header_value(msg.headers, "cache") != "0",
                 }
-                await dispatch(meta)
-                engine.count("queries_accepted")
-            except Exception as exc:
-                log.exception(
-                    "query accept failed",
-                    topic=msg.topic,
-                    partition=msg.partition,
-                    offset=msg.offset,
-                    query_id=getattr(query, "query_id", None),
-                )
+                err = query.error
+                await _answer(engine, meta, error_result(meta["qid"], err.code, err.message))
                 await reject(
-                    engine, WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
-                    source=source, key=msg.key, raw=raw, headers=msg.headers,
-                    encoding=response_encoding(raw, ctype),
+                    engine, err, source=source, key=msg.key, raw=raw, headers=msg.headers,
+                    encoding=query.encoding, query_id=query.query_id,
                 )  # fmt: skip
+                return
+            timeout_ms = query.timeout_ms or settings.query_timeout_ms
+            now = time.time()
+            if _expired(msg.timestamp, timeout_ms, now):
+                # Sent longer ago than its timeout (the worker was down or far behind):
+                # the caller has given up; say so without evaluating it.
+                meta = _meta(query, settings, msg.headers, now, timeout_ms)
+                await _finish(engine, meta, Failed(ErrorCode.TIMEOUT, _STALE), {})
+                return
+            await dispatch(_meta(query, settings, msg.headers, now, timeout_ms))
+            engine.count("queries_accepted")
+        except Exception as exc:
+            log.exception(
+                "query accept failed",
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                query_id=getattr(query, "query_id", None),
+            )
+            await reject(
+                engine, WireError(ErrorCode.INTERNAL, f"query failed: {type(exc).__name__}"),
+                source=source, key=msg.key, raw=raw, headers=msg.headers,
+                encoding=response_encoding(raw, ctype),
+            )  # fmt: skip
 
-    @app.agent(engine.query_exec_topic, name="graph-query-execute")  # type: ignore[untyped-decorator]
-    async def execute(stream: Any) -> None:
-        async for event in stream.events():
-            p = event.message.partition
-            msg: Any = None  # for the log record of a failure
-            try:
-                msg = _unpack(event.value)
-                graph = engine.graph(p)
-                if msg.get("type") == "standing_list":
-                    await _finish(engine, msg | {"cache": False}, _list_standing(graph, msg), {})
-                    continue
-                if msg.get("mode") == "direct":
-                    run = _new_run(engine, msg)
-                    step = run.start()
-                    version = engine.version(p) or 0
-                    if isinstance(step, Requests) and set(step.by_partition) == {p}:
-                        partial = evaluate_request(step.by_partition[p], graph, engine.query_limits)
-                        step = run.feed(step.round, p, partial) or Failed(
-                            "internal", "query needs more than its owner partition"
-                        )
-                    await _finish(engine, msg, step, {p: version})
-                    continue
-                partial = evaluate_request(msg["req"], graph, engine.query_limits)
-                reply = {"kind": "partial", "qid": msg["qid"], "round": msg["round"], "p": p,
-                         "partial": partial, "v": engine.version(p) or 0}  # fmt: skip
-                await engine.query_partials_topic.send(key=msg["qid"].encode(), value=_pack(reply))
-            except Exception:
-                log.exception(
-                    "query execution failed",
-                    topic=event.message.topic,
-                    partition=p,
-                    offset=event.message.offset,
-                    query_id=msg.get("qid") if isinstance(msg, dict) else None,
-                )
-                engine.count("errors.internal")
+    async def execute(record: Record) -> None:
+        p = record.partition
+        msg: Any = None  # for the log record of a failure
+        try:
+            msg = _unpack(record.value)
+            graph = engine.graph(p)
+            if msg.get("type") == "standing_list":
+                await _finish(engine, msg | {"cache": False}, _list_standing(graph, msg), {})
+                return
+            if msg.get("mode") == "direct":
+                run = _new_run(engine, msg)
+                step = run.start()
+                version = engine.version(p) or 0
+                if isinstance(step, Requests) and set(step.by_partition) == {p}:
+                    partial = evaluate_request(step.by_partition[p], graph, engine.query_limits)
+                    step = run.feed(step.round, p, partial) or Failed(
+                        "internal", "query needs more than its owner partition"
+                    )
+                await _finish(engine, msg, step, {p: version})
+                return
+            partial = evaluate_request(msg["req"], graph, engine.query_limits)
+            reply = {"kind": "partial", "qid": msg["qid"], "round": msg["round"], "p": p,
+                     "partial": partial, "v": engine.version(p) or 0}  # fmt: skip
+            await engine.query_partials_topic.send(key=msg["qid"].encode(), value=_pack(reply))
+        except Exception:
+            log.exception(
+                "query execution failed",
+                topic=record.topic,
+                partition=p,
+                offset=record.offset,
+                query_id=msg.get("qid") if isinstance(msg, dict) else None,
+            )
+            engine.count("errors.internal")
 
     async def advance(entry: dict[str, Any], step: Any) -> None:
         meta = entry["meta"]
@@ -235,35 +257,47 @@ def register_queries(engine: Any) -> None:
         pending.pop(meta["qid"], None)
         await _finish(engine, meta, step, entry["versions"])
 
-    @app.agent(engine.query_partials_topic, name="graph-query-coordinate")  # type: ignore[untyped-decorator]
-    async def coordinate(stream: Any) -> None:
-        async for event in stream.events():
-            msg: Any = None  # for the log record of a failure
-            try:
-                msg = _unpack(event.value)
-                if msg.get("kind") == "start":
-                    run = _new_run(engine, msg)
-                    entry = {"meta": msg, "run": run, "versions": {}}
-                    pending[msg["qid"]] = entry
-                    await advance(entry, run.start())
-                    continue
-                found = pending.get(msg["qid"])
-                if found is None:  # the query ended (or this worker lost its state): ignore
-                    continue
-                entry = found
-                entry["versions"].setdefault(msg["p"], msg["v"])
-                step = entry["run"].feed(msg["round"], msg["p"], msg["partial"])
-                if step is not None:
-                    await advance(entry, step)
-            except Exception:
-                log.exception(
-                    "query coordination failed",
-                    topic=event.message.topic,
-                    partition=event.message.partition,
-                    offset=event.message.offset,
-                    query_id=msg.get("qid") if isinstance(msg, dict) else None,
-                )
-                engine.count("errors.internal")
+    async def coordinate(record: Record) -> None:
+        msg: Any = None  # for the log record of a failure
+        try:
+            msg = _unpack(record.value)
+            if msg.get("kind") == "start":
+                run = _new_run(engine, msg)
+                entry = {"meta": msg, "run": run, "versions": {}}
+                pending[msg["qid"]] = entry
+                await advance(entry, run.start())
+                return
+            found = pending.get(msg["qid"])
+            if found is None:  # the query ended (or this worker lost its state): ignore
+                return
+            entry = found
+            entry["versions"].setdefault(msg["p"], msg["v"])
+            step = entry["run"].feed(msg["round"], msg["p"], msg["partial"])
+            if step is not None:
+                await advance(entry, step)
+        except Exception:
+            log.exception(
+                "query coordination failed",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                query_id=msg.get("qid") if isinstance(msg, dict) else None,
+            )
+            engine.count("errors.internal")
+
+    topics = settings.topics
+    handlers = {
+        topics.queries: accept,
+        topics.query_exec: execute,
+        topics.query_partials: coordinate,
+    }
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def query_lane() -> None:
+        def answers(producer: Any) -> None:
+            engine.answer_producer = producer
+
+        await run_query_lane(settings, handlers, lambda: set(engine.graphs.assigned), answers)
 
     @app.timer(0.5)  # type: ignore[untyped-decorator]
     async def expire_queries() -> None:

@@ -12,7 +12,8 @@ own, loads a seeded random graph through the SDK, then measures: the floor (a pl
 aiokafka request/reply echo doing no work, lingering as the engine does), each query type's
 p50/p95/p99 over sequential queries cold (evaluated afresh) and cached (repeated), node and
 neighbors queries from concurrent callers, and optionally the same queries at a fixed
-offered rate while another process ingests more edges. It stops everything it started,
+offered rate while another process ingests more edges (next to echo round trips offered at
+the same rate, the floor under that load). It stops everything it started,
 whatever happens, and asserts nothing about timings.
 """
 
@@ -173,13 +174,13 @@ async def _measure(
     async with echo_floor(settings, stack, label, ENGINE_LINGER_MS, timeout) as echo:
         await query_phase(settings, worker, plan, report, pids, echo)
         await load_phase(settings, worker, plan, report, pids, echo)
+        if plan.with_ingest:
+            await ingest_phase(settings, worker, plan, report, stack, pids, echo)
     label = f"floor: echo, linger {LINGER_BEFORE_MS} ms both ways"
     async with echo_floor(settings, stack, label, LINGER_BEFORE_MS, timeout) as echo:
         await floor_sequential(
             echo, f"{FLOOR}_linger{LINGER_BEFORE_MS}", plan.queries, report, pids
         )
-    if plan.with_ingest:
-        await ingest_phase(settings, worker, plan, report, stack, pids)
 
 
 def run_benchmark(plan: Plan, report: QueryReport) -> None:

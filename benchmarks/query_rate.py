@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks.data import GraphCounts
 from benchmarks.engine_run import CpuUse
 from benchmarks.phases import progress
-from benchmarks.query_floor import Echo, floor_concurrent
+from benchmarks.query_floor import REQUEST, Echo, floor_concurrent
 from benchmarks.query_ingest import IngestProcess
 from benchmarks.query_load import closed_loop, open_loop
 from benchmarks.query_phases import (
@@ -43,7 +43,9 @@ from benchmarks.query_worker import (
 )
 from schemas.settings import Settings
 
-__all__ = ["ingest_phase", "load_phase"]
+__all__ = ["LOADED_FLOOR", "ingest_phase", "load_phase"]
+
+LOADED_FLOOR = f"{FLOOR}_rate_ingest"
 
 
 async def load_phase(
@@ -95,9 +97,12 @@ async def ingest_phase(
     report: QueryReport,
     stack: ExitStack,
     pids: dict[str, Any],
+    echo: Echo,
 ) -> None:
     """Node and neighbors queries offered at ``rate`` per second: first while idle, then
-    while a child process publishes ``ingest_edges`` more edges."""
+    while a child process publishes ``ingest_edges`` more edges. During the ingest, echo
+    round trips are offered at the same rate alongside: the floor under the same broker and
+    machine load, which the queries' ratio refers to (the idle floor's ratio is kept too)."""
     mix = mix_label()
     how = f"{plan.rate:g}/s offered"
     queries = load_queries(plan)
@@ -127,7 +132,7 @@ async def ingest_phase(
             )
             t1 = await scrape_query_times(worker)
             await clock.wait_for(list(marks))
-            details = {
+            details: dict[str, Any] = {
                 "worker_mean_ms": worker_means_ms(t0, t1),
                 "split": split_round_trips(marks, clock.created),
             }
@@ -142,13 +147,19 @@ async def ingest_phase(
             publisher.go()
             outcome = asyncio.create_task(_ingest_outcome(publisher, plan, done))
             try:
-                busy = await open_loop(
-                    marking_probe(engine, plan.query_timeout, marks),
-                    queries,
-                    rate=plan.rate,
-                    stop=done,
-                    max_seconds=plan.time_limit,
-                )
+                busy, loaded_floor = await asyncio.gather(
+                    open_loop(
+                        marking_probe(engine, plan.query_timeout, marks),
+                        queries,
+                        rate=plan.rate,
+                        stop=done,
+                        max_seconds=plan.time_limit,
+                    ),
+                    open_loop(
+                        echo.probe, [REQUEST], rate=plan.rate, stop=done,
+                        max_seconds=plan.time_limit,
+                    ),
+                )  # fmt: skip
             finally:
                 if not outcome.done():
                     outcome.cancel()
@@ -171,7 +182,12 @@ async def ingest_phase(
         "split": split,
     }
     label = f"{mix}, cold, during ingest of {plan.ingest_edges:,}"
-    report.loads.append(LoadRow("rate_ingest", label, how, busy, FLOOR, details))
+    floor_label = f"{echo.label}, during ingest of {plan.ingest_edges:,}"
+    report.loads.append(LoadRow(LOADED_FLOOR, floor_label, how, loaded_floor, LOADED_FLOOR))
+    summary, idle_p99 = busy.summary(), report.floor_p99(FLOOR)
+    if summary is not None and idle_p99:
+        details["p99_vs_idle_floor_p99"] = round(summary.p99 / idle_p99, 2)
+    report.loads.append(LoadRow("rate_ingest", label, how, busy, LOADED_FLOOR, details))
     report.cpu[f"{label}, {how}"] = cpu.share_of_core(busy.seconds)
     if rate is not None:
         report.notes.append(

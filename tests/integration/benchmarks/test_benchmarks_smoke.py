@@ -51,6 +51,9 @@ def test_query_benchmark_measures_every_type_against_the_floor(tmp_path: Path) -
     for kind in ("floor", "node", "neighbors_out", "khop2", "shortest_path", "top_degree"):
         assert kind in doc["latency"], sorted(doc["latency"])
     assert isinstance(doc["ratios"]["rate_ingest"]["p99_vs_floor_p99"], float)
+    # The ingest row is compared with echo round trips taken during the same ingest.
+    assert doc["load"]["rate_ingest"]["floor"] == "floor_rate_ingest"
+    assert doc["load"]["floor_rate_ingest"]["count"] > 0
     assert all(r.verdict != "n/a" for r in query_rows(doc))
 
 
