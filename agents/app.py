@@ -16,7 +16,6 @@ from agents import bulk_store, flow_control
 from agents.consumer_tuning import (
     settle_heap,
     shorten_fetch_wait,
-    shorten_switch_interval,
     tune_gc,
 )
 from agents.local_state import LocalGraphs
@@ -185,7 +184,6 @@ def build_engine(settings: Settings) -> EngineApp:
     from agents.web import register_web
 
     tune_gc()
-    shorten_switch_interval()
     store_url, store_options = _table_store(settings)
     app = _faust_app(settings, store_url)
     flow_control.install(app)  # before any queue exists: see agents.flow_control

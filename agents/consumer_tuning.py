@@ -1,5 +1,4 @@
-"""Tuning the worker process for a streaming graph: consumer fetch wait, garbage collection
-and the interpreter's thread switch interval.
+"""Tuning the worker process for a streaming graph: consumer fetch wait and garbage collection.
 
 - Faust creates its consumer with ``fetch_max_wait_ms=1500`` and no setting to change it.
   aiokafka keeps one fetch in flight and leaves out partitions that still have unread
@@ -14,16 +13,11 @@ and the interpreter's thread switch interval.
   (thresholds 50,000/20, nothing frozen) to 16 ms, collection time from 2.3 s to 1.9 s.
   The price: cyclic garbage made of objects that had already survived two collections is
   not reclaimed (reference counting still frees everything else).
-- The route agent decodes and validates chunks in a worker thread, so the event loop (apply,
-  queries) runs meanwhile. A thread waiting for the interpreter lock gets it only when the
-  holder's switch interval (5 ms by default) ends: :func:`shorten_switch_interval` makes it
-  1 ms, so a query waits at most about that long for a chunk being decoded.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Any
 
 import structlog
@@ -31,16 +25,13 @@ import structlog
 __all__ = [
     "FETCH_MAX_WAIT_MS",
     "GC_THRESHOLDS",
-    "SWITCH_INTERVAL_S",
     "settle_heap",
     "shorten_fetch_wait",
-    "shorten_switch_interval",
     "tune_gc",
 ]
 
 log = structlog.get_logger(__name__)
 FETCH_MAX_WAIT_MS = 20
-SWITCH_INTERVAL_S = 0.001
 
 
 def shorten_fetch_wait(app: Any, wait_ms: int = FETCH_MAX_WAIT_MS) -> bool:
@@ -54,10 +45,6 @@ def shorten_fetch_wait(app: Any, wait_ms: int = FETCH_MAX_WAIT_MS) -> bool:
         fetcher._fetch_max_wait_ms = wait_ms
         log.info("consumer fetch wait shortened", fetch_max_wait_ms=wait_ms)
     return True
-
-
-def shorten_switch_interval(seconds: float = SWITCH_INTERVAL_S) -> None:
-    sys.setswitchinterval(seconds)
 
 
 GC_THRESHOLDS = (10_000, 4, 100)

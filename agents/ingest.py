@@ -59,12 +59,9 @@ def register_ingest(engine: Any) -> None:
             try:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
-                # Decoding, validation and routing are pure and take milliseconds per chunk:
-                # done off the event loop, they no longer hold up queries (agents.query_lane).
-                result, parts = await asyncio.to_thread(
-                    _parse_and_route, raw, header_value(headers, "content-type"), engine.limits,
-                    partitions,
-                )  # fmt: skip
+                result, parts = _parse_and_route(
+                    raw, header_value(headers, "content-type"), engine.limits, partitions
+                )
                 parsed = result
                 if isinstance(result, WireError):
                     await reject(
