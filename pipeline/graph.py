@@ -9,17 +9,42 @@ a crash (at-least-once delivery) converges to the same state.
 
 Applying records which keys changed; :meth:`GraphPartition.take_dirty` hands them over
 once per part so the caller writes each touched key at most once.
+
+Memory: a partition may hold millions of edges, so their entries share what they can. Node
+ids, edge types and labels are interned (:func:`sys.intern`) where they enter the partition
+(the step handlers and the ``load_*`` methods), so every structure refers to one string
+object per distinct id or type however many entries name it (strings decoded from a part
+or a record are fresh objects otherwise). Every edge without props maps to the one shared
+empty dict :data:`NO_PROPS`, replaced by a dict of its own when props are set; the props
+dicts in :attr:`GraphPartition.out_edges` are therefore read-only to everything but the
+step handlers. A reverse index key with only a few entries keeps them in a list rather than
+a set (:data:`IndexEntries`).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.steps import Step, StepKind
 
-__all__ = ["Dirty", "GraphPartition", "NodeRecord"]
+__all__ = ["NO_PROPS", "SMALL_INDEX", "Dirty", "GraphPartition", "IndexEntries", "NodeRecord"]
+
+NO_PROPS: dict[str, Any] = {}
+"""The props of every edge that has none: one shared dict that nothing may change."""
+
+_intern = sys.intern
+
+IndexEntries = list[tuple[str, str]] | set[tuple[str, str]]
+"""The entries of one key of a reverse index (:attr:`GraphPartition.out_by_dst`,
+:attr:`GraphPartition.in_by_src`): up to :data:`SMALL_INDEX` of them in a list, more in a
+set. Most keys have only a few entries, and a list of up to 8 takes at most 120 bytes where
+a set takes 216 (up to 4 entries) or 728 (up to 18). Either way an entry appears at most
+once, and the order of a list means nothing."""
+
+SMALL_INDEX = 8
 
 
 @dataclass(slots=True)
@@ -70,6 +95,14 @@ def _merge_props(target: dict[str, Any], update: Mapping[str, Any]) -> bool:
 _MISSING: Any = object()
 
 
+def _new_props(props: Mapping[str, Any]) -> dict[str, Any]:
+    """The props an edge created with ``props`` holds: its non-``None`` values, or
+    :data:`NO_PROPS` if there are none."""
+    if not props:
+        return NO_PROPS
+    return {k: v for k, v in props.items() if v is not None} or NO_PROPS
+
+
 class GraphPartition:
     """The slice of the graph owned by one partition."""
 
@@ -94,8 +127,9 @@ class GraphPartition:
         self.nodes: dict[str, NodeRecord] = {}
         self.out_edges: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # src -> (type, dst)
         self.in_edges: dict[str, set[tuple[str, str]]] = {}  # dst -> {(type, src)}
-        self.out_by_dst: dict[str, set[tuple[str, str]]] = {}  # dst -> {(src, type)}
-        self.in_by_src: dict[str, set[tuple[str, str]]] = {}  # src -> {(dst, type)}
+        # Reverse indexes, for node deletes only: see :data:`IndexEntries`.
+        self.out_by_dst: dict[str, IndexEntries] = {}  # dst -> {(src, type)}
+        self.in_by_src: dict[str, IndexEntries] = {}  # src -> {(dst, type)}
         self._edge_count = 0
         self._dirty = Dirty()
         self.standing: dict[str, dict[str, Any]] = {}  # standing query id -> pattern
@@ -147,11 +181,13 @@ class GraphPartition:
         return record
 
     def _node_upsert(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
+        node_id = _intern(node_id)
         record = self._ensure_node(node_id)
         changed = False
         events = self.events
         for label in labels:
             if label not in record.labels:
+                label = _intern(label)
                 record.labels.add(label)
                 changed = True
                 if events is not None:
@@ -166,37 +202,53 @@ class GraphPartition:
                         events.append(("prop", node_id, key, value))
 
     def _node_ensure(self, node_id: str) -> None:
-        self._ensure_node(node_id)
+        self._ensure_node(_intern(node_id))
 
     def _out_upsert(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
-        self._ensure_node(src)
+        src, etype, dst = _intern(src), _intern(etype), _intern(dst)
+        if src not in self.nodes:
+            self.nodes[src] = NodeRecord()
+            self._dirty.nodes.add(src)
         edges = self.out_edges.get(src)
         if edges is None:
             edges = self.out_edges[src] = {}
         key = (etype, dst)
         current = edges.get(key)
         if current is None:
-            edges[key] = {k: v for k, v in props.items() if v is not None}
+            edges[key] = _new_props(props) if props else NO_PROPS
             self._edge_count += 1
-            self.out_by_dst.setdefault(dst, set()).add((src, etype))
+            _index_add(self.out_by_dst, dst, (src, etype))
             self._dirty.out_edges.add((src, etype, dst))
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
+        elif current is NO_PROPS:
+            if props:
+                own = _new_props(props)
+                if own is not NO_PROPS:
+                    edges[key] = own
+                    self._dirty.out_edges.add((src, etype, dst))
         elif _merge_props(current, props):
+            if not current:
+                edges[key] = NO_PROPS
             self._dirty.out_edges.add((src, etype, dst))
 
     def _in_upsert(self, dst: str, etype: str, src: str) -> None:
-        self._ensure_node(dst)
+        dst, etype, src = _intern(dst), _intern(etype), _intern(src)
+        if dst not in self.nodes:
+            self.nodes[dst] = NodeRecord()
+            self._dirty.nodes.add(dst)
         entries = self.in_edges.get(dst)
-        if entries is None:
-            entries = self.in_edges[dst] = set()
         key = (etype, src)
-        if key not in entries:
+        if entries is None:
+            self.in_edges[dst] = {key}
+        elif key not in entries:
             entries.add(key)
-            self.in_by_src.setdefault(src, set()).add((dst, etype))
-            self._dirty.in_edges.add((dst, etype, src))
-            if self.events is not None:
-                self.events.append(("in+", dst, etype, src))
+        else:
+            return
+        _index_add(self.in_by_src, src, (dst, etype))
+        self._dirty.in_edges.add((dst, etype, src))
+        if self.events is not None:
+            self.events.append(("in+", dst, etype, src))
 
     def _out_delete(self, src: str, etype: str, dst: str) -> None:
         edges = self.out_edges.get(src)
@@ -284,14 +336,29 @@ class GraphPartition:
     # -- loading from stored records -------------------------------------------------------
 
     def load_node(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
-        self.nodes[node_id] = NodeRecord(set(labels), dict(props))
+        self.nodes[_intern(node_id)] = NodeRecord(set(map(_intern, labels)), dict(props))
 
     def load_out_edge(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
-        edges = self.out_edges.setdefault(src, {})
-        if (etype, dst) not in edges:
-            self._edge_count += 1
-        edges[(etype, dst)] = dict(props)
-        self.out_by_dst.setdefault(dst, set()).add((src, etype))
+        src, etype, dst = _intern(src), _intern(etype), _intern(dst)
+        edges = self.out_edges.get(src)
+        if edges is None:
+            edges = self.out_edges[src] = {}
+        size = len(edges)
+        edges[etype, dst] = dict(props) if props else NO_PROPS
+        if len(edges) == size:
+            return
+        self._edge_count += 1
+        # _index_add(self.out_by_dst, dst, (src, etype)), inline: a rebuild runs it per record.
+        entry = (src, etype)
+        entries = self.out_by_dst.get(dst)
+        if entries is None:
+            self.out_by_dst[dst] = [entry]
+        elif isinstance(entries, set):
+            entries.add(entry)
+        elif len(entries) < SMALL_INDEX:
+            entries.append(entry)
+        else:
+            self.out_by_dst[dst] = {*entries, entry}
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -303,15 +370,50 @@ class GraphPartition:
         self.deferred[match_id] = (node_id, label, match)
 
     def load_in_edge(self, dst: str, etype: str, src: str) -> None:
-        self.in_edges.setdefault(dst, set()).add((etype, src))
-        self.in_by_src.setdefault(src, set()).add((dst, etype))
+        dst, etype, src = _intern(dst), _intern(etype), _intern(src)
+        entries = self.in_edges.get(dst)
+        if entries is None:
+            self.in_edges[dst] = {(etype, src)}
+        else:
+            size = len(entries)
+            entries.add((etype, src))
+            if len(entries) == size:
+                return
+        # _index_add(self.in_by_src, src, (dst, etype)), inline: a rebuild runs it per record.
+        entry = (dst, etype)
+        index_entries = self.in_by_src.get(src)
+        if index_entries is None:
+            self.in_by_src[src] = [entry]
+        elif isinstance(index_entries, set):
+            index_entries.add(entry)
+        elif len(index_entries) < SMALL_INDEX:
+            index_entries.append(entry)
+        else:
+            self.in_by_src[src] = {*index_entries, entry}
 
 
-def _discard_index(
-    index: dict[str, set[tuple[str, str]]], key: str, entry: tuple[str, str]
-) -> None:
+def _index_add(index: dict[str, IndexEntries], key: str, entry: tuple[str, str]) -> None:
+    """Add ``entry`` to ``index[key]``, which does not hold it: the entry of a new edge."""
     entries = index.get(key)
-    if entries is not None:
+    if entries is None:
+        index[key] = [entry]
+    elif isinstance(entries, set):
+        entries.add(entry)
+    elif len(entries) < SMALL_INDEX:
+        entries.append(entry)
+    else:
+        index[key] = {*entries, entry}
+
+
+def _discard_index(index: dict[str, IndexEntries], key: str, entry: tuple[str, str]) -> None:
+    entries = index.get(key)
+    if entries is None:
+        return
+    if isinstance(entries, set):
         entries.discard(entry)
+        if len(entries) <= SMALL_INDEX:  # back to a list, as if built by additions alone
+            index[key] = list(entries)
+    elif entry in entries:
+        entries.remove(entry)
         if not entries:
             del index[key]

@@ -22,7 +22,7 @@ from zlib import crc32
 
 import msgpack
 
-from pipeline.graph import Dirty, GraphPartition
+from pipeline.graph import NO_PROPS, Dirty, GraphPartition
 
 __all__ = [
     "TableWrite",
@@ -40,6 +40,7 @@ __all__ = [
 TableWrite = tuple[bytes, bytes | None]
 _SEP = "\x00"
 _IN_VALUE = b"\x01"
+_EMPTY_MAP = msgpack.packb({})  # the value of an out record of an edge without props
 _N, _O, _I, _S, _W, _C = b"noiswc"  # record kinds, as the first byte of a key
 
 
@@ -148,8 +149,8 @@ def rebuild_partitions(
     """Build the state of each partition in ``wanted`` from stored records (others skipped).
 
     Equivalent to :func:`decode_record` on each record of a wanted partition; node and edge
-    records, nearly all of a graph, take a path that finds the owner from the key's bytes and
-    decodes the key once.
+    records, nearly all of a graph, take a path that decodes the key once and finds the owner
+    from it (an out record of an edge without props is not even unpacked).
     """
     graphs = {p: GraphPartition(p) for p in wanted}
     standing: dict[bytes, bytes] = {}
@@ -160,15 +161,21 @@ def rebuild_partitions(
             continue
         kind = key[0]
         if kind in (_O, _I):
-            sep = key.find(0, 1)
-            graph = get_graph(crc32(key[1 : sep if sep >= 0 else None]) % partitions)
+            try:
+                parts = key[1:].decode("utf-8").split(_SEP)
+            except UnicodeDecodeError:
+                if get_graph(owner_of_key(key, partitions)) is None:
+                    continue  # another partition's record: skipped, as it is never decoded
+                raise
+            # The owner is the partition of the first id, whose UTF-8 bytes the key holds.
+            graph = get_graph(crc32(parts[0].encode("utf-8")) % partitions)
             if graph is None:
                 continue
-            parts = key[1:].decode("utf-8").split(_SEP)
-            if sep < 0 or len(parts) != 3:
+            if len(parts) != 3:
                 raise ValueError(f"malformed edge record key {key[:80]!r}")
             if kind == _O:
-                graph.load_out_edge(parts[0], parts[1], parts[2], unpack(value, raw=False))
+                props = NO_PROPS if value == _EMPTY_MAP else unpack(value, raw=False)
+                graph.load_out_edge(parts[0], parts[1], parts[2], props)
             else:
                 graph.load_in_edge(parts[0], parts[1], parts[2])
         elif kind == _N:

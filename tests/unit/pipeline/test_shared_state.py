@@ -1,0 +1,304 @@
+"""Partition state shares what it can between entries, without changing what it holds.
+
+Ids, edge types and labels are one string object per distinct value however many entries
+name them (also across partitions of one process), whether the state was built by applying
+decoded parts or rebuilt from table records; every edge without props maps to the shared
+:data:`~pipeline.graph.NO_PROPS`, which nothing changes; a reverse index key with at most
+:data:`~pipeline.graph.SMALL_INDEX` entries holds them in a list, with more in a set.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgpack
+import pytest
+
+from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition
+from pipeline.routing import route_chunk
+from pipeline.steps import Part, Step, decode_part, encode_part
+from pipeline.storage import (
+    decode_record,
+    dirty_writes,
+    out_key,
+    owner_of_key,
+    rebuild_partitions,
+)
+from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
+
+
+def decoded(steps: list[Step]) -> list[Step]:
+    """``steps`` as the apply agent receives them: every string a freshly decoded object."""
+    part = Part(None, 0, 1, False, "msgpack", ("in", 0, 0), steps)
+    return decode_part(encode_part(part)).steps
+
+
+class Cluster:
+    """Partitions fed with decoded parts, and the table records they write."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self.graphs = {p: GraphPartition(p) for p in range(partitions)}
+        self.table: dict[bytes, bytes] = {}
+
+    def apply(self, ops: Iterable[Op]) -> None:
+        for p, steps in route_chunk(list(ops), self.partitions).items():
+            graph = self.graphs[p]
+            graph.apply(decoded(steps))
+            for key, value in dirty_writes(graph, graph.take_dirty()):
+                if value is None:
+                    self.table.pop(key, None)
+                else:
+                    self.table[key] = value
+
+    def rebuilt(self) -> dict[int, GraphPartition]:
+        # Fresh bytes objects, as a store hands them over.
+        records = [(bytes(k), bytes(v)) for k, v in self.table.items()]
+        return rebuild_partitions(records, self.partitions, set(range(self.partitions)))
+
+
+def strings_held(graph: GraphPartition) -> Iterator[str]:
+    """Every id, type and label string the partition's structures refer to."""
+    for node_id, record in graph.nodes.items():
+        yield node_id
+        yield from record.labels
+    for src, edges in graph.out_edges.items():
+        yield src
+        for etype, dst in edges:
+            yield from (etype, dst)
+    for dst, entries in graph.in_edges.items():
+        yield dst
+        for etype, src in entries:
+            yield from (etype, src)
+    for index in (graph.out_by_dst, graph.in_by_src):
+        for key, index_entries in index.items():
+            yield key
+            for a, b in index_entries:
+                yield from (a, b)
+
+
+def objects_per_string(graphs: Iterable[GraphPartition]) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for graph in graphs:
+        for s in strings_held(graph):
+            found.setdefault(s, set()).add(id(s))
+    return found
+
+
+def assert_consistent(graph: GraphPartition) -> None:
+    """The reverse indexes mirror the edge entries exactly, in their size-given form."""
+    out_entries = {(s, t, d) for s, edges in graph.out_edges.items() for t, d in edges}
+    by_dst = {(s, t, d) for d, entries in graph.out_by_dst.items() for s, t in entries}
+    in_entries = {(d, t, s) for d, entries in graph.in_edges.items() for t, s in entries}
+    by_src = {(d, t, s) for s, entries in graph.in_by_src.items() for d, t in entries}
+    assert by_dst == out_entries
+    assert by_src == in_entries
+    assert graph.edge_count == len(out_entries)
+    for index in (graph.out_by_dst, graph.in_by_src):
+        for entries in index.values():
+            assert entries and len(set(entries)) == len(entries)
+            assert isinstance(entries, list) == (len(entries) <= SMALL_INDEX)
+    for edges in graph.out_edges.values():
+        for props in edges.values():
+            assert props is NO_PROPS or props
+    assert NO_PROPS == {}
+
+
+def semantic_state(graph: GraphPartition) -> tuple[Any, ...]:
+    """What the partition holds, regardless of how its containers are laid out."""
+    return (
+        {k: (sorted(v.labels), v.props) for k, v in graph.nodes.items()},
+        graph.out_edges,
+        graph.in_edges,
+        {k: set(v) for k, v in graph.out_by_dst.items()},
+        {k: set(v) for k, v in graph.in_by_src.items()},
+        graph.edge_count,
+    )
+
+
+def random_ops(rng: random.Random, count: int) -> list[Op]:
+    ids = [f"node-{i}" for i in range(30)] + ["hub"]
+    types = ["KNOWS", "LIKES", ""]
+    ops: list[Op] = []
+    for _ in range(count):
+        r = rng.random()
+        src, dst = rng.choice(ids), rng.choice(ids)
+        if r < 0.2:
+            src = rng.choice(ids[:20])
+            dst = "hub"  # many entries under one index key: past SMALL_INDEX and back
+        if r < 0.6:
+            props = rng.choice([{}, {}, {"w": rng.randrange(3)}, {"w": None}])
+            ops.append(UpsertEdge(src, dst, rng.choice(types), props))
+        elif r < 0.75:
+            ops.append(UpsertNode(src, (rng.choice(["Person", "Place"]),), {"k": r}))
+        elif r < 0.95:
+            ops.append(DeleteEdge(src, dst, rng.choice(types)))
+        else:
+            ops.append(DeleteNode(rng.choice(ids[:-1])))
+    return ops
+
+
+def test_edges_to_one_destination_share_its_id_and_type_objects_after_apply_and_rebuild() -> None:
+    ops: list[Op] = [
+        UpsertEdge("alice", "hub-1", "KNOWS", {}),
+        UpsertEdge("bob", "hub-1", "KNOWS", {}),
+        UpsertNode("alice", ("Person",), {}),
+        UpsertNode("bob", ("Person",), {}),
+    ]
+    steps = decoded(route_chunk(ops, 1)[0])
+    assert steps[0][3] == steps[2][3] and steps[0][3] is not steps[2][3]  # fresh objects
+    cluster = Cluster(1)
+    cluster.apply(ops)
+    for graph in (cluster.graphs[0], cluster.rebuilt()[0]):
+        (key_a,) = graph.out_edges["alice"]
+        (key_b,) = graph.out_edges["bob"]
+        assert key_a == key_b == ("KNOWS", "hub-1")
+        assert key_a[0] is key_b[0] and key_a[1] is key_b[1]
+        in_types = {id(etype) for etype, _ in graph.in_edges["hub-1"]}
+        assert in_types == {id(key_a[0])}
+        hub_ids = {id(s) for s in strings_held(graph) if s == "hub-1"}
+        assert hub_ids == {id(key_a[1])}
+        assert graph.nodes["alice"].labels == graph.nodes["bob"].labels == {"Person"}
+        labels = [next(iter(graph.nodes[n].labels)) for n in ("alice", "bob")]
+        assert labels[0] is labels[1]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_distinct_string_is_one_object_across_partitions_applied_and_rebuilt(
+    seed: int,
+) -> None:
+    cluster = Cluster(4)
+    ops = random_ops(random.Random(seed), 1500)
+    for start in range(0, len(ops), 40):
+        cluster.apply(ops[start : start + 40])
+    rebuilt = cluster.rebuilt()
+    forms = {type(v) for g in cluster.graphs.values() for v in g.out_by_dst.values()}
+    assert forms == {list, set}  # both layouts of the reverse indexes occur
+    for graphs in (cluster.graphs, rebuilt):
+        found = objects_per_string(graphs.values())
+        assert found and all(len(objects) == 1 for objects in found.values())
+        for graph in graphs.values():
+            assert_consistent(graph)
+    for p, graph in cluster.graphs.items():
+        assert semantic_state(rebuilt[p]) == semantic_state(graph)
+
+
+def test_edge_without_props_gets_own_props_on_upsert_while_others_stay_shared_empty() -> None:
+    cluster = Cluster(1)
+    cluster.apply([UpsertEdge("alice", "x", "T", {}), UpsertEdge("bob", "x", "T", {})])
+    graph = cluster.graphs[0]
+    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1})])
+    assert graph.out_edges["alice"][("T", "x")] == {"w": 1}
+    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+    assert NO_PROPS == {}
+    assert msgpack.unpackb(cluster.table[out_key("alice", "T", "x")]) == {"w": 1}
+
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 2, "z": 3})])
+    assert graph.out_edges["alice"][("T", "x")] == {"w": 2, "z": 3}
+    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+
+
+def test_removing_the_last_prop_of_an_edge_returns_it_to_the_shared_empty_props() -> None:
+    cluster = Cluster(1)
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1, "z": 2})])
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": None, "z": None})])
+    graph = cluster.graphs[0]
+    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert msgpack.unpackb(cluster.table[out_key("alice", "T", "x")]) == {}
+    assert cluster.rebuilt()[0].out_edges["alice"][("T", "x")] is NO_PROPS
+
+
+def test_removing_a_missing_prop_of_an_edge_without_props_writes_nothing() -> None:
+    graph = GraphPartition(0)
+    steps = route_chunk([UpsertEdge("alice", "x", "T", {})], 1)[0]
+    graph.apply(decoded(steps))
+    graph.take_dirty()
+    graph.apply(decoded(route_chunk([UpsertEdge("alice", "x", "T", {"w": None})], 1)[0]))
+    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert not graph.take_dirty()
+
+
+def test_out_record_without_props_loads_the_shared_empty_props_by_either_decoder() -> None:
+    cluster = Cluster(1)
+    cluster.apply([UpsertEdge("alice", "x", "T", {})])
+    assert cluster.rebuilt()[0].out_edges["alice"][("T", "x")] is NO_PROPS
+    graph = GraphPartition(0)
+    key = out_key("alice", "T", "x")
+    decode_record(key, cluster.table[key], graph)
+    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+
+
+def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
+    graph = GraphPartition(0)
+    for _ in range(2):
+        for src in ("a1", "a2", "a3", "a4", "a5", "a6"):
+            graph.load_out_edge(src, "T", "hub", {})
+            graph.load_in_edge("hub", "T", src)
+    assert graph.edge_count == 6
+    assert sorted(graph.out_by_dst["hub"]) == [(f"a{i}", "T") for i in range(1, 7)]
+    assert sorted(graph.in_edges["hub"]) == [("T", f"a{i}") for i in range(1, 7)]
+    assert_consistent(graph)
+
+
+def test_reverse_index_key_holds_a_list_up_to_the_small_size_and_a_set_beyond() -> None:
+    cluster = Cluster(1)
+    graph = cluster.graphs[0]
+    sources = [f"src-{i}" for i in range(SMALL_INDEX + 2)]
+    for count, src in enumerate(sources, 1):
+        cluster.apply([UpsertEdge(src, "hub", "T", {})])
+        entries = graph.out_by_dst["hub"]
+        assert isinstance(entries, list if count <= SMALL_INDEX else set)
+        assert set(entries) == {(s, "T") for s in sources[:count]}
+    for count in range(len(sources) - 1, 0, -1):
+        cluster.apply([DeleteEdge(sources[count], "hub", "T")])
+        entries = graph.out_by_dst["hub"]
+        assert isinstance(entries, list if count <= SMALL_INDEX else set)
+        assert set(entries) == {(s, "T") for s in sources[:count]}
+    cluster.apply([DeleteEdge(sources[0], "hub", "T")])
+    assert "hub" not in graph.out_by_dst and "hub" not in graph.in_edges
+
+
+@pytest.mark.parametrize("spokes", [SMALL_INDEX, SMALL_INDEX + 3])
+def test_node_delete_removes_entries_from_index_lists_and_sets_alike(spokes: int) -> None:
+    cluster = Cluster(1)
+    names = [f"spoke-{i}" for i in range(spokes)]
+    cluster.apply([UpsertEdge(s, "hub", "T", {}) for s in names])
+    cluster.apply([UpsertEdge("hub", s, "U", {}) for s in names])
+    graph = cluster.graphs[0]
+    assert isinstance(graph.out_by_dst["hub"], list if spokes <= SMALL_INDEX else set)
+    cluster.apply([DeleteNode("hub")])
+    assert "hub" not in graph.nodes
+    assert graph.edge_count == 0
+    assert not (graph.out_edges or graph.in_edges or graph.out_by_dst or graph.in_by_src)
+    assert all(not key.startswith((b"o", b"i")) for key in cluster.table)
+
+
+def test_replaying_parts_keeps_the_shared_layout_and_the_same_state() -> None:
+    rng = random.Random(5)
+    ops = random_ops(rng, 1200)
+    chunks = [ops[i : i + 30] for i in range(0, len(ops), 30)]
+    once, replayed = Cluster(4), Cluster(4)
+    for i, chunk in enumerate(chunks):
+        once.apply(chunk)
+        replayed.apply(chunk)
+        if i % 5 == 4:  # redelivery of the last few chunks since a commit
+            for again in chunks[max(0, i - 2) : i + 1]:
+                replayed.apply(again)
+    for p, graph in replayed.graphs.items():
+        assert_consistent(graph)
+        assert semantic_state(graph) == semantic_state(once.graphs[p])
+    assert replayed.table == once.table
+
+
+def test_rebuild_skips_an_undecodable_edge_key_of_another_partition_and_rejects_its_own() -> None:
+    key = b"o\xff\xfe\x00T\x00x"  # the first id is not UTF-8
+    owner = owner_of_key(key, 4)
+    others = set(range(4)) - {owner}
+    assert rebuild_partitions([(key, b"\x80")], 4, others).keys() == others
+    with pytest.raises(UnicodeDecodeError):
+        rebuild_partitions([(key, b"\x80")], 4, {owner})
