@@ -30,21 +30,39 @@ from typing import Any
 
 from pipeline.steps import Step, StepKind
 
-__all__ = ["NO_PROPS", "SMALL_INDEX", "Dirty", "GraphPartition", "IndexEntries", "NodeRecord"]
+__all__ = [
+    "NO_PROPS",
+    "SMALL_INDEX",
+    "Dirty",
+    "GraphPartition",
+    "IndexEntries",
+    "NodeRecord",
+    "index_pairs",
+]
 
 NO_PROPS: dict[str, Any] = {}
 """The props of every edge that has none: one shared dict that nothing may change."""
 
 _intern = sys.intern
 
-IndexEntries = list[tuple[str, str]] | set[tuple[str, str]]
+IndexEntries = list[str] | set[tuple[str, str]]
 """The entries of one key of a reverse index (:attr:`GraphPartition.out_by_dst`,
-:attr:`GraphPartition.in_by_src`): up to :data:`SMALL_INDEX` of them in a list, more in a
-set. Most keys have only a few entries, and a list of up to 8 takes at most 120 bytes where
-a set takes 216 (up to 4 entries) or 728 (up to 18). Either way an entry appears at most
-once, and the order of a list means nothing."""
+:attr:`GraphPartition.in_by_src`): up to :data:`SMALL_INDEX` of them flat in a list (entry
+``(a, b)`` as ``a, b``: no tuple object per entry), more in a set of pairs. Most keys have
+only a few entries; a set takes 216 bytes (up to 4 entries) or 728 (up to 18), and every
+pair 56 more. Either way an entry appears at most once, and the order of a list means
+nothing. :func:`index_pairs` reads either form."""
+
+
+def index_pairs(entries: IndexEntries) -> list[tuple[str, str]]:
+    """The entries of one key of a reverse index, as pairs."""
+    if isinstance(entries, set):
+        return list(entries)
+    return list(zip(entries[::2], entries[1::2], strict=True))
+
 
 SMALL_INDEX = 8
+_SMALL_FLAT = 2 * SMALL_INDEX  # strings in a list of SMALL_INDEX entries
 
 
 @dataclass(slots=True)
@@ -217,7 +235,7 @@ class GraphPartition:
         if current is None:
             edges[key] = _new_props(props) if props else NO_PROPS
             self._edge_count += 1
-            _index_add(self.out_by_dst, dst, (src, etype))
+            _index_add(self.out_by_dst, dst, src, etype)
             self._dirty.out_edges.add((src, etype, dst))
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
@@ -245,7 +263,7 @@ class GraphPartition:
             entries.add(key)
         else:
             return
-        _index_add(self.in_by_src, src, (dst, etype))
+        _index_add(self.in_by_src, src, dst, etype)
         self._dirty.in_edges.add((dst, etype, src))
         if self.events is not None:
             self.events.append(("in+", dst, etype, src))
@@ -257,7 +275,7 @@ class GraphPartition:
         self._edge_count -= 1
         if not edges:
             del self.out_edges[src]
-        _discard_index(self.out_by_dst, dst, (src, etype))
+        _discard_index(self.out_by_dst, dst, src, etype)
         self._dirty.out_edges.add((src, etype, dst))
         if self.events is not None:
             self.events.append(("out-", src, etype, dst))
@@ -269,7 +287,7 @@ class GraphPartition:
         entries.discard((etype, src))
         if not entries:
             del self.in_edges[dst]
-        _discard_index(self.in_by_src, src, (dst, etype))
+        _discard_index(self.in_by_src, src, dst, etype)
         self._dirty.in_edges.add((dst, etype, src))
         if self.events is not None:
             self.events.append(("in-", dst, etype, src))
@@ -277,11 +295,11 @@ class GraphPartition:
     def _node_delete(self, node_id: str) -> None:
         for etype, dst in list(self.out_edges.get(node_id, {})):
             self._out_delete(node_id, etype, dst)
-        for src, etype in list(self.out_by_dst.get(node_id, ())):
+        for src, etype in index_pairs(self.out_by_dst.get(node_id, [])):
             self._out_delete(src, etype, node_id)
         for etype, src in list(self.in_edges.get(node_id, ())):
             self._in_delete(node_id, etype, src)
-        for dst, etype in list(self.in_by_src.get(node_id, ())):
+        for dst, etype in index_pairs(self.in_by_src.get(node_id, [])):
             self._in_delete(dst, etype, node_id)
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
@@ -348,17 +366,17 @@ class GraphPartition:
         if len(edges) == size:
             return
         self._edge_count += 1
-        # _index_add(self.out_by_dst, dst, (src, etype)), inline: a rebuild runs it per record.
-        entry = (src, etype)
+        # _index_add(self.out_by_dst, dst, src, etype), inline: a rebuild runs it per record.
         entries = self.out_by_dst.get(dst)
         if entries is None:
-            self.out_by_dst[dst] = [entry]
+            self.out_by_dst[dst] = [src, etype]
         elif isinstance(entries, set):
-            entries.add(entry)
-        elif len(entries) < SMALL_INDEX:
-            entries.append(entry)
+            entries.add((src, etype))
+        elif len(entries) < _SMALL_FLAT:
+            entries.append(src)
+            entries.append(etype)
         else:
-            self.out_by_dst[dst] = {*entries, entry}
+            self.out_by_dst[dst] = {*index_pairs(entries), (src, etype)}
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -379,41 +397,45 @@ class GraphPartition:
             entries.add((etype, src))
             if len(entries) == size:
                 return
-        # _index_add(self.in_by_src, src, (dst, etype)), inline: a rebuild runs it per record.
-        entry = (dst, etype)
+        # _index_add(self.in_by_src, src, dst, etype), inline: a rebuild runs it per record.
         index_entries = self.in_by_src.get(src)
         if index_entries is None:
-            self.in_by_src[src] = [entry]
+            self.in_by_src[src] = [dst, etype]
         elif isinstance(index_entries, set):
-            index_entries.add(entry)
-        elif len(index_entries) < SMALL_INDEX:
-            index_entries.append(entry)
+            index_entries.add((dst, etype))
+        elif len(index_entries) < _SMALL_FLAT:
+            index_entries.append(dst)
+            index_entries.append(etype)
         else:
-            self.in_by_src[src] = {*index_entries, entry}
+            self.in_by_src[src] = {*index_pairs(index_entries), (dst, etype)}
 
 
-def _index_add(index: dict[str, IndexEntries], key: str, entry: tuple[str, str]) -> None:
-    """Add ``entry`` to ``index[key]``, which does not hold it: the entry of a new edge."""
+def _index_add(index: dict[str, IndexEntries], key: str, a: str, b: str) -> None:
+    """Add entry ``(a, b)`` to ``index[key]``, which does not hold it: a new edge's entry."""
     entries = index.get(key)
     if entries is None:
-        index[key] = [entry]
+        index[key] = [a, b]
     elif isinstance(entries, set):
-        entries.add(entry)
-    elif len(entries) < SMALL_INDEX:
-        entries.append(entry)
+        entries.add((a, b))
+    elif len(entries) < _SMALL_FLAT:
+        entries.append(a)
+        entries.append(b)
     else:
-        index[key] = {*entries, entry}
+        index[key] = {*index_pairs(entries), (a, b)}
 
 
-def _discard_index(index: dict[str, IndexEntries], key: str, entry: tuple[str, str]) -> None:
+def _discard_index(index: dict[str, IndexEntries], key: str, a: str, b: str) -> None:
     entries = index.get(key)
     if entries is None:
         return
     if isinstance(entries, set):
-        entries.discard(entry)
+        entries.discard((a, b))
         if len(entries) <= SMALL_INDEX:  # back to a list, as if built by additions alone
-            index[key] = list(entries)
-    elif entry in entries:
-        entries.remove(entry)
-        if not entries:
-            del index[key]
+            index[key] = [s for pair in entries for s in pair]
+        return
+    for i in range(0, len(entries), 2):
+        if entries[i] == a and entries[i + 1] == b:
+            del entries[i : i + 2]
+            if not entries:
+                del index[key]
+            return

@@ -16,7 +16,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition
+from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, index_pairs
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, Step, decode_part, encode_part
 from pipeline.storage import (
@@ -75,7 +75,7 @@ def strings_held(graph: GraphPartition) -> Iterator[str]:
     for index in (graph.out_by_dst, graph.in_by_src):
         for key, index_entries in index.items():
             yield key
-            for a, b in index_entries:
+            for a, b in index_pairs(index_entries):
                 yield from (a, b)
 
 
@@ -90,16 +90,17 @@ def objects_per_string(graphs: Iterable[GraphPartition]) -> dict[str, set[int]]:
 def assert_consistent(graph: GraphPartition) -> None:
     """The reverse indexes mirror the edge entries exactly, in their size-given form."""
     out_entries = {(s, t, d) for s, edges in graph.out_edges.items() for t, d in edges}
-    by_dst = {(s, t, d) for d, entries in graph.out_by_dst.items() for s, t in entries}
+    by_dst = {(s, t, d) for d, entries in graph.out_by_dst.items() for s, t in index_pairs(entries)}
     in_entries = {(d, t, s) for d, entries in graph.in_edges.items() for t, s in entries}
-    by_src = {(d, t, s) for s, entries in graph.in_by_src.items() for d, t in entries}
+    by_src = {(d, t, s) for s, entries in graph.in_by_src.items() for d, t in index_pairs(entries)}
     assert by_dst == out_entries
     assert by_src == in_entries
     assert graph.edge_count == len(out_entries)
     for index in (graph.out_by_dst, graph.in_by_src):
         for entries in index.values():
-            assert entries and len(set(entries)) == len(entries)
-            assert isinstance(entries, list) == (len(entries) <= SMALL_INDEX)
+            pairs = index_pairs(entries)
+            assert pairs and len(set(pairs)) == len(pairs)
+            assert isinstance(entries, list) == (len(pairs) <= SMALL_INDEX)
     for edges in graph.out_edges.values():
         for props in edges.values():
             assert props is NO_PROPS or props
@@ -112,8 +113,8 @@ def semantic_state(graph: GraphPartition) -> tuple[Any, ...]:
         {k: (sorted(v.labels), v.props) for k, v in graph.nodes.items()},
         graph.out_edges,
         graph.in_edges,
-        {k: set(v) for k, v in graph.out_by_dst.items()},
-        {k: set(v) for k, v in graph.in_by_src.items()},
+        {k: set(index_pairs(v)) for k, v in graph.out_by_dst.items()},
+        {k: set(index_pairs(v)) for k, v in graph.in_by_src.items()},
         graph.edge_count,
     )
 
@@ -240,7 +241,7 @@ def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
             graph.load_out_edge(src, "T", "hub", {})
             graph.load_in_edge("hub", "T", src)
     assert graph.edge_count == 6
-    assert sorted(graph.out_by_dst["hub"]) == [(f"a{i}", "T") for i in range(1, 7)]
+    assert sorted(index_pairs(graph.out_by_dst["hub"])) == [(f"a{i}", "T") for i in range(1, 7)]
     assert sorted(graph.in_edges["hub"]) == [("T", f"a{i}") for i in range(1, 7)]
     assert_consistent(graph)
 
@@ -253,12 +254,12 @@ def test_reverse_index_key_holds_a_list_up_to_the_small_size_and_a_set_beyond() 
         cluster.apply([UpsertEdge(src, "hub", "T", {})])
         entries = graph.out_by_dst["hub"]
         assert isinstance(entries, list if count <= SMALL_INDEX else set)
-        assert set(entries) == {(s, "T") for s in sources[:count]}
+        assert set(index_pairs(entries)) == {(s, "T") for s in sources[:count]}
     for count in range(len(sources) - 1, 0, -1):
         cluster.apply([DeleteEdge(sources[count], "hub", "T")])
         entries = graph.out_by_dst["hub"]
         assert isinstance(entries, list if count <= SMALL_INDEX else set)
-        assert set(entries) == {(s, "T") for s in sources[:count]}
+        assert set(index_pairs(entries)) == {(s, "T") for s in sources[:count]}
     cluster.apply([DeleteEdge(sources[0], "hub", "T")])
     assert "hub" not in graph.out_by_dst and "hub" not in graph.in_edges
 
