@@ -104,13 +104,25 @@ def _merge_props(target: dict[str, Any], update: Mapping[str, Any]) -> bool:
                 changed = True
         else:
             old = target.get(key, _MISSING)
-            if old is _MISSING or type(old) is not type(value) or old != value:
+            if old is _MISSING or not _identical(old, value):
                 target[key] = value
                 changed = True
     return changed
 
 
 _MISSING: Any = object()
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (``[0] == [False]`` in Python, but a
+    prop set from ``0`` to ``False`` has changed)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+    return bool(a == b)
 
 
 def _new_props(props: Mapping[str, Any]) -> dict[str, Any]:

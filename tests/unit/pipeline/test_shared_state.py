@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, index_pairs
 from pipeline.routing import route_chunk
-from pipeline.steps import Part, Step, decode_part, encode_part
+from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import (
     decode_record,
     dirty_writes,
@@ -303,3 +303,12 @@ def test_rebuild_skips_an_undecodable_edge_key_of_another_partition_and_rejects_
     assert rebuild_partitions([(key, b"\x80")], 4, others).keys() == others
     with pytest.raises(UnicodeDecodeError):
         rebuild_partitions([(key, b"\x80")], 4, {owner})
+
+
+def test_prop_changed_only_in_a_nested_type_is_a_change() -> None:
+    graph = GraphPartition(0)
+    graph.apply([(StepKind.NODE_UPSERT, "0", [], {"k": [[0, "é"]]})])
+    graph.take_dirty()
+    graph.apply([(StepKind.NODE_UPSERT, "0", [], {"k": [[False, "é"]]})])
+    assert graph.nodes["0"].props["k"][0][0] is False
+    assert "0" in graph.take_dirty().nodes
