@@ -59,14 +59,13 @@ def register_ingest(engine: Any) -> None:
             try:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
-                result, parts = _parse_and_route(
+                parsed, parts = _parse_and_route(
                     raw, header_value(headers, "content-type"), engine.limits, partitions
                 )
-                parsed = result
-                if isinstance(result, WireError):
+                if isinstance(parsed, WireError):
                     await reject(
                         engine,
-                        result,
+                        parsed,
                         source=source,
                         key=msg.key,
                         raw=raw,
@@ -75,7 +74,7 @@ def register_ingest(engine: Any) -> None:
                         ack_requested=ack,
                     )
                     continue
-                await _send_parts(engine, result, parts, source, ack)
+                await _send_parts(engine, parsed, parts, source, ack)
             except Exception as exc:  # never let one message stop the stream
                 log.exception(
                     "routing failed",

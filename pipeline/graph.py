@@ -378,17 +378,7 @@ class GraphPartition:
         if len(edges) == size:
             return
         self._edge_count += 1
-        # _index_add(self.out_by_dst, dst, src, etype), inline: a rebuild runs it per record.
-        entries = self.out_by_dst.get(dst)
-        if entries is None:
-            self.out_by_dst[dst] = [src, etype]
-        elif isinstance(entries, set):
-            entries.add((src, etype))
-        elif len(entries) < _SMALL_FLAT:
-            entries.append(src)
-            entries.append(etype)
-        else:
-            self.out_by_dst[dst] = {*index_pairs(entries), (src, etype)}
+        _index_add(self.out_by_dst, dst, src, etype)
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -409,17 +399,7 @@ class GraphPartition:
             entries.add((etype, src))
             if len(entries) == size:
                 return
-        # _index_add(self.in_by_src, src, dst, etype), inline: a rebuild runs it per record.
-        index_entries = self.in_by_src.get(src)
-        if index_entries is None:
-            self.in_by_src[src] = [dst, etype]
-        elif isinstance(index_entries, set):
-            index_entries.add((dst, etype))
-        elif len(index_entries) < _SMALL_FLAT:
-            index_entries.append(dst)
-            index_entries.append(etype)
-        else:
-            self.in_by_src[src] = {*index_pairs(index_entries), (dst, etype)}
+        _index_add(self.in_by_src, src, dst, etype)
 
 
 def _index_add(index: dict[str, IndexEntries], key: str, a: str, b: str) -> None:
