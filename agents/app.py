@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import faust
+import structlog
 from faust.auth import SASLCredentials, SSLCredentials
 from faust.tables import TableManager
 
@@ -30,6 +32,8 @@ from schemas.settings import Settings
 __all__ = ["EngineApp", "build_engine"]
 
 PRODUCER_BUFFER_MAX_MESSAGES = 100_000
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -126,16 +130,28 @@ def _table_store(settings: Settings) -> tuple[str, Mapping[str, Any]]:
 
 
 class _TableManager(TableManager):
-    """Faust's table manager without the one-second pause it takes before starting.
+    """Faust's table manager without the one-second pause it takes before starting, and
+    with a hook that runs when it stops, before its tables and their stores do.
 
     Faust waits there for tables still being declared; the engine declares its one table
-    before the app starts, so the pause only delays every start's readiness.
+    before the app starts, so the pause only delays every start's readiness. At a stop,
+    Faust stops the table manager once the streams are empty (the events in hand handled).
     """
+
+    before_stop: Callable[[], object] | None = None
 
     async def on_start(self) -> None:
         if not self.should_stop:
             await self._update_channels()
             await self.recovery.start()
+
+    async def on_stop(self) -> None:
+        if self.before_stop is not None:
+            try:
+                self.before_stop()
+            except Exception:
+                log.exception("stop hook of the table manager failed")
+        await super().on_stop()
 
 
 def _faust_app(settings: Settings, store: str) -> faust.App:
@@ -175,6 +191,14 @@ def _faust_app(settings: Settings, store: str) -> faust.App:
         table_cleanup_interval=3600.0,
         autodiscover=False,
     )
+
+
+def _snapshot_path(settings: Settings, app: faust.App) -> Path | None:
+    """Where a clean stop leaves the graph snapshot: beside the RocksDB store it stands for.
+    ``None`` for the memory store (nothing local to match) or with snapshots off."""
+    if settings.store != "rocksdb" or not settings.snapshot_on_stop:
+        return None
+    return Path(app.conf.tabledir) / "graph.snapshot"
 
 
 def build_engine(settings: Settings) -> EngineApp:
@@ -230,9 +254,11 @@ def build_engine(settings: Settings) -> EngineApp:
         ),
     )
 
+    snapshot = _snapshot_path(settings, app)
+
     @table.on_recover
     async def _rebuild() -> None:
-        engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply)
+        engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply, snapshot)
         engine.bump_versions(engine.graphs.assigned)
         settle_heap()
         shorten_fetch_wait(app)
@@ -248,6 +274,11 @@ def build_engine(settings: Settings) -> EngineApp:
         shorten_fetch_wait(app)
 
     app.on_partitions_revoked.connect(_revoked)  # type: ignore[arg-type]
+    if snapshot is not None and isinstance(app.tables, _TableManager):
+        # Half the stop's bound: the rest is for what Faust does after (commit, flush, leave).
+        app.tables.before_stop = partial(
+            engine.graphs.write_snapshot, snapshot, table, settings.shutdown_timeout / 2
+        )
 
     # One part writes up to a few thousand records; the default (100) stalls the stream.
     app.producer.buffer.max_messages = PRODUCER_BUFFER_MAX_MESSAGES

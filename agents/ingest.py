@@ -102,6 +102,7 @@ def register_ingest(engine: Any) -> None:
             try:
                 part = decode_part(event.value)
                 graph = engine.graph(msg.partition)
+                engine.graphs.unsettled.add(msg.partition)
                 begin_part(graph)
                 await _apply_in_slices(graph, part.steps)
                 finish_routed_part(graph, part.steps, part.source)
@@ -116,6 +117,7 @@ def register_ingest(engine: Any) -> None:
                 await write_records(
                     app, table, msg.partition, writes, store_after_ack=durable_store
                 )
+                engine.graphs.unsettled.discard(msg.partition)
                 engine.count("parts_applied")
                 engine.count("steps_applied", len(part.steps))
                 if part.ack and part.chunk_id:

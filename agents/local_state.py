@@ -1,17 +1,34 @@
-"""The graph partitions this worker holds in memory, rebuilt from the table after recovery."""
+"""The graph partitions this worker holds in memory, rebuilt from the table after recovery.
+
+With a durable store (RocksDB) a clean stop also writes them to a snapshot file
+(:mod:`pipeline.snapshot`) next to the store, each partition with the store's persisted
+changelog offset; the next rebuild takes a partition from the snapshot when the store
+still reports that offset, and from the store's records otherwise. The file is removed
+before its content is used, so it serves one start only: whatever happens after that start
+(a crash, a rebalance) is rebuilt from the store.
+"""
 
 from __future__ import annotations
 
 import gc
+import os
+import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import structlog
+from faust.types import TP
 
 from pipeline.graph import GraphPartition
+from pipeline.snapshot import SnapshotError, read_snapshot, write_snapshot
 from pipeline.storage import rebuild_partitions
 
-__all__ = ["LocalGraphs", "raw_records"]
+__all__ = ["SNAPSHOT_SECONDS_PER_EDGE", "LocalGraphs", "raw_records"]
+
+#: Time to write a snapshot, per edge held (3.2 us measured at 10^6 edges on 2 cores), with
+#: some margin.
+SNAPSHOT_SECONDS_PER_EDGE = 5e-6
 
 log = structlog.get_logger(__name__)
 
@@ -23,6 +40,9 @@ class LocalGraphs:
         self.partitions = partitions
         self._graphs: dict[int, GraphPartition] = {}
         self.assigned: set[int] = set()
+        # Partitions with a part applied in memory whose records are not yet all stored
+        # (for good, if storing failed): never written to a snapshot.
+        self.unsettled: set[int] = set()
 
     def get(self, partition: int) -> GraphPartition:
         graph = self._graphs.get(partition)
@@ -37,30 +57,128 @@ class LocalGraphs:
         """The partitions held here, for evaluating a query in-process."""
         return {p: g for p, g in self._graphs.items() if p in self.assigned}
 
-    def rebuild(self, table: Any, actives: Iterable[Any], apply_topic: str) -> None:
+    def rebuild(
+        self,
+        table: Any,
+        actives: Iterable[Any],
+        apply_topic: str,
+        snapshot: Path | None = None,
+    ) -> None:
         """Replace local state with what the table holds for the active apply partitions.
+
+        With ``snapshot`` (the file :meth:`write_snapshot` writes), partitions whose store
+        offset still matches come from it; the rest from the store's records.
 
         The rebuild creates millions of objects that live on. So the collector runs once
         before it (what is garbage by then is freed, not kept), stays off during it, and the
         result is frozen (``gc.freeze``): no later collection scans it again.
         """
         wanted = {tp.partition for tp in actives if tp.topic == apply_topic}
+        started = time.perf_counter()
         enabled = gc.isenabled()
         gc.collect()
         gc.disable()
         try:
-            self._graphs = rebuild_partitions(raw_records(table.data), self.partitions, wanted)
+            graphs = (
+                {} if snapshot is None else _from_snapshot(snapshot, table, self.partitions, wanted)
+            )
+            from_store = wanted - graphs.keys()
+            if from_store:
+                records = raw_records(table.data)
+                graphs.update(rebuild_partitions(records, self.partitions, from_store))
+            self._graphs = graphs
         finally:
             gc.freeze()
             if enabled:
                 gc.enable()
         self.assigned = wanted
+        self.unsettled = set()
         log.info(
             "graph state rebuilt",
             partitions=sorted(wanted),
+            from_snapshot=sorted(wanted - from_store),
             nodes=sum(g.node_count for g in self._graphs.values()),
             edges=sum(g.edge_count for g in self._graphs.values()),
+            seconds=round(time.perf_counter() - started, 3),
         )
+
+    def write_snapshot(self, path: Path, table: Any, max_seconds: float) -> list[int]:
+        """Write the settled partitions held here, each with its store offset, to ``path``.
+
+        Written to a temporary file first and renamed, so ``path`` is always whole. Skipped
+        (nothing written) when it would take longer than ``max_seconds`` by the estimate
+        :data:`SNAPSHOT_SECONDS_PER_EDGE`: a stop has a bound. Returns the partitions written.
+        """
+        started = time.perf_counter()
+        held = {
+            p: g for p, g in self._graphs.items() if p in self.assigned and p not in self.unsettled
+        }
+        if not held:
+            return []
+        estimate = sum(g.edge_count for g in held.values()) * SNAPSHOT_SECONDS_PER_EDGE
+        if estimate > max_seconds:
+            log.warning(
+                "graph snapshot skipped: it would take too long",
+                estimate_seconds=round(estimate, 1),
+                max_seconds=max_seconds,
+            )
+            return []
+        offsets = {p: table.data.persisted_offset(_changelog_tp(table, p)) for p in held}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as out:
+            write_snapshot(out, held, offsets, self.partitions)
+            out.flush()
+            os.fsync(out.fileno())
+        partial.replace(path)
+        log.info(
+            "graph snapshot written",
+            partitions=sorted(held),
+            skipped=sorted(self.assigned - held.keys()),
+            bytes=path.stat().st_size,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        return sorted(held)
+
+
+def _changelog_tp(table: Any, partition: int) -> TP:
+    return TP(table.changelog_topic.get_topic_name(), partition)
+
+
+def _from_snapshot(
+    path: Path, table: Any, partitions: int, wanted: set[int]
+) -> dict[int, GraphPartition]:
+    """The wanted partitions the snapshot at ``path`` holds at the store's current offsets.
+
+    The file (and any partial one) is removed before anything from it is used.
+    """
+    path.with_name(path.name + ".partial").unlink(missing_ok=True)
+    try:
+        with path.open("rb") as source:
+            graphs, offsets = read_snapshot(source, partitions)
+    except FileNotFoundError:
+        return {}
+    except (OSError, SnapshotError) as exc:
+        log.warning("graph snapshot not used", path=str(path), reason=str(exc))
+        graphs, offsets = {}, {}
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:  # a file that stays could be read again after a later change
+        log.warning("graph snapshot not used: cannot remove it", path=str(path), reason=str(exc))
+        return {}
+    usable: dict[int, GraphPartition] = {}
+    for p in sorted(wanted & graphs.keys()):
+        stored = table.data.persisted_offset(_changelog_tp(table, p))
+        if stored == offsets[p]:
+            usable[p] = graphs[p]
+        else:
+            log.info(
+                "graph snapshot partition outdated",
+                partition=p,
+                snapshot_offset=offsets[p],
+                store_offset=stored,
+            )
+    return usable
 
 
 def raw_records(store: Any) -> Iterable[tuple[bytes, bytes | None]]:

@@ -102,6 +102,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "console"
     shutdown_timeout: float = 30.0
+    # RocksDB store: write the held partitions to a snapshot at a clean stop, read at start.
+    snapshot_on_stop: bool = True
     max_message_bytes: int = 1_000_000
     max_items_per_chunk: int = 10_000
     max_id_length: int = 256
@@ -229,6 +231,17 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+_FLAGS = {"true": True, "1": True, "yes": True, "on": True}
+_FLAGS.update({"false": False, "0": False, "no": False, "off": False})
+
+
+def _flag(raw: str) -> bool:
+    value = _FLAGS.get(raw.strip().lower())
+    if value is None:
+        raise ValueError(f"expected true or false, got {raw!r}")
+    return value
+
+
 def _port(raw: str) -> int:
     try:
         value = int(raw)
@@ -301,6 +314,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "log_level": _choice("DEBUG", "INFO", "WARNING", "ERROR", upper=True),
     "log_format": _choice("json", "console"),
     "shutdown_timeout": _positive_float,
+    "snapshot_on_stop": _flag,
     "max_message_bytes": _positive_int,
     "max_items_per_chunk": _positive_int,
     "max_id_length": _positive_int,

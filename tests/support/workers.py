@@ -17,7 +17,7 @@ from typing import Any
 from project_engine.localkafka import free_port
 from schemas.settings import Settings
 
-__all__ = ["WorkerProcess", "eventually", "unique_settings"]
+__all__ = ["WorkerProcess", "digest_reaches", "eventually", "unique_settings"]
 
 
 _PRELOADED_CLI = (
@@ -137,3 +137,15 @@ async def eventually(
         if time.monotonic() > deadline:
             return value
         await asyncio.sleep(interval)
+
+
+async def digest_reaches(
+    engine: Any, worker: WorkerProcess, expected: dict[str, Any], timeout: float = 180.0
+) -> None:
+    """Wait until the engine's ``digest`` answer equals ``expected``; fail with the log."""
+    got = await eventually(
+        lambda: engine.query({"type": "digest"}, timeout=20),
+        lambda v: v == expected,
+        timeout=timeout,
+    )
+    assert got == expected, worker.log_tail()

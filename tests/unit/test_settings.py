@@ -77,3 +77,18 @@ def test_password_never_appears_in_repr() -> None:
 def test_data_dir_accepts_a_path() -> None:
     s = Settings.load({"data_dir": "/tmp/x"}, env={})
     assert s.data_dir == Path("/tmp/x")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("false", False), ("0", False), ("Off", False), ("yes", True)]
+)
+def test_snapshot_on_stop_reads_true_and_false_words(raw: str, expected: bool) -> None:
+    assert Settings().snapshot_on_stop is True
+    loaded = Settings.load(env={"PROJECT_ENGINE_SNAPSHOT_ON_STOP": raw})
+    assert loaded.snapshot_on_stop is expected
+    assert Settings.load({"snapshot_on_stop": expected}).snapshot_on_stop is expected
+
+
+def test_snapshot_on_stop_rejects_other_words_naming_the_setting() -> None:
+    with pytest.raises(SettingsError, match="snapshot_on_stop"):
+        Settings.load(env={"PROJECT_ENGINE_SNAPSHOT_ON_STOP": "maybe"})

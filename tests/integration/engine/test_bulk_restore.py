@@ -15,7 +15,7 @@ from project_engine.sdk import Engine
 from schemas.settings import Settings
 from tests.support.graphs import conflict_free_edges, reference_of
 from tests.support.reference import reference_digest
-from tests.support.workers import WorkerProcess, eventually
+from tests.support.workers import WorkerProcess, digest_reaches, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +28,6 @@ def bulk_reads(worker: WorkerProcess) -> list[int]:
     """Records applied by each bulk read of the worker's current run, from its log."""
     assert worker.log_path is not None
     return [int(n) for n in BULK_READ.findall(worker.log_path.read_text(errors="replace"))]
-
-
-async def digest_reaches(engine: Engine, worker: WorkerProcess, expected: dict[str, Any]) -> None:
-    got = await eventually(
-        lambda: engine.query({"type": "digest"}, timeout=20),
-        lambda v: v == expected,
-        timeout=180,
-    )
-    assert got == expected, worker.log_tail()
 
 
 async def standing_ids(engine: Engine) -> list[str]:
