@@ -42,12 +42,17 @@ class LatencyRow:
     worker_cold: float | None = None  # mean seconds inside the worker's query agent
     worker_cached: float | None = None
     floor: bool = False
+    client_cached: Samples | None = None  # repeats answered by the SDK's own cache
+    client_served: int | None = None  # of those, the ones the SDK counted as its hits
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"label": self.label, "cold": self.cold.to_json()}
         if self.cached is not None:
             out["cached"] = self.cached.to_json()
             out["cached_served_from_cache"] = self.cache_served
+        if self.client_cached is not None:
+            out["client_cached"] = self.client_cached.to_json()
+            out["client_cached_served_from_cache"] = self.client_served
         out["worker_mean_ms"] = {"cold": _ms(self.worker_cold), "cached": _ms(self.worker_cached)}
         return out
 
@@ -99,7 +104,7 @@ class QueryReport:
         head = (
             "query", "n", "cold p50", "p95", "p99", "cached p50", "p95", "p99",
             "cold p99÷floor", "cached p99÷floor", "speed-up p50", "worker ms cold", "cached",
-            "from cache", "errors",
+            "from cache", "client-cache p50", "speed-up", "errors",
         )  # fmt: skip
         floor = self.floor_p99()
         rows: list[tuple[str, ...]] = [head]
@@ -117,6 +122,7 @@ class QueryReport:
                     _fmt(_ms(r.worker_cold)),
                     _fmt(_ms(r.worker_cached)),
                     _served(r),
+                    *_client_columns(r, cold.p50 if cold else None),
                     _errors(r.cold, r.cached),
                 )
             )
@@ -181,11 +187,15 @@ class QueryReport:
         ratios: dict[str, Any] = {}
         for r in self.latency:
             cold, cached = r.cold.summary(), r.cached.summary() if r.cached else None
+            client = r.client_cached.summary() if r.client_cached else None
             ratios[r.key] = {
                 "cold_p99_vs_floor_p99": _round(ratio(cold.p99 if cold else None, floor)),
                 "cached_p99_vs_floor_p99": _round(ratio(cached.p99 if cached else None, floor)),
                 "cold_p50_vs_cached_p50": _round(
                     ratio(cold.p50 if cold else None, cached.p50 if cached else None)
+                ),
+                "cold_p50_vs_client_cached_p50": _round(
+                    ratio(cold.p50 if cold else None, client.p50 if client else None)
                 ),
             }
         for load in self.loads:
@@ -233,6 +243,15 @@ def _errors(*samples: Samples | None) -> str:
         for code, n in (s.errors if s is not None else {}).items():
             codes[code] = codes.get(code, 0) + n
     return ", ".join(f"{n} {code}" for code, n in sorted(codes.items())) or "0"
+
+
+def _client_columns(r: LatencyRow, cold_p50: float | None) -> tuple[str, str]:
+    """The SDK-cache p50 in ms (with hits of timed repeats) and cold p50 over it."""
+    client = r.client_cached.summary() if r.client_cached else None
+    if client is None:
+        return "-", "-"
+    served = f" ({r.client_served}/{len(r.client_cached.latencies)})" if r.client_cached else ""
+    return f"{client.p50 * 1000:.3f}{served}", _fmt(ratio(cold_p50, client.p50), "x")
 
 
 def _served(r: LatencyRow) -> str:

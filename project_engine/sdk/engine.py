@@ -22,6 +22,7 @@ import structlog
 from project_engine.sdk.chunking import DEFAULT_CHUNK_SIZE, ChunkIds, as_async_chunks
 from project_engine.sdk.connect import start_producer
 from project_engine.sdk.errors import EngineClosed, EngineTimeout, QueryError
+from project_engine.sdk.query_cache import QueryCache
 from project_engine.sdk.replies import ReplyReader, SingleReply, partitions_of
 from project_engine.sdk.retry import RetryPolicy, retry_call
 from project_engine.sdk.sending import ChunkSender, SendOptions
@@ -45,6 +46,8 @@ async def create_project(
     max_in_flight: int = 8,
     retry: RetryPolicy | None = None,
     caching: bool = True,
+    cache_ttl: float = 0.0,
+    cache_size: int = 1024,
     **overrides: Any,
 ) -> Engine:
     """Connect to Kafka and return an :class:`Engine`.
@@ -53,6 +56,11 @@ async def create_project(
     never stale (an entry is used only while every partition it read is unchanged);
     ``False`` makes every query evaluate afresh. The cache size is a worker setting
     (``query_cache_size``).
+
+    ``cache_ttl`` > 0 also keeps results in this client (up to ``cache_size`` of them, by
+    recent use): a read-only query repeated within ``cache_ttl`` seconds is answered without
+    Kafka, and may miss other clients' writes of that time; this client's own
+    ``add_graph`` clears it (:mod:`project_engine.sdk.query_cache`). Off by default.
 
     Without ``settings`` they are loaded from ``overrides`` and ``PROJECT_ENGINE_*``
     environment variables; with ``settings``, ``overrides`` replace single fields.
@@ -78,6 +86,7 @@ async def create_project(
         max_in_flight=max_in_flight,
         retry=retry or RetryPolicy(),
         caching=caching,
+        cache=QueryCache(cache_ttl, cache_size),
     )
     await engine.connect()
     return engine
@@ -95,9 +104,11 @@ class Engine:
         max_in_flight: int,
         retry: RetryPolicy,
         caching: bool = True,
+        cache: QueryCache | None = None,
     ) -> None:
         self.settings = settings
         self.caching = caching
+        self.cache = cache if cache is not None else QueryCache(0.0)
         self.client_id = client_id
         self.encoding: Encoding = encoding
         self.max_in_flight = max_in_flight
@@ -204,6 +215,7 @@ class Engine:
         (an :class:`AckTimeout` carrying the summary so far).
         """
         self._check_open()
+        self.cache.clear()  # results from before these writes
         limit = self.settings.max_items_per_chunk
         if not 1 <= chunk_size <= limit:
             raise ValueError(f"chunk_size must be between 1 and {limit}, got {chunk_size}")
@@ -238,6 +250,7 @@ class Engine:
                 await sender.wait_applied(timeout)
         finally:
             sender.summary.seconds = time.monotonic() - started
+            self.cache.clear()  # and any asked for while they were being sent
         summary = sender.summary
         log.debug("add_graph done", chunks=summary.chunks, items=summary.items)
         return summary
@@ -289,6 +302,13 @@ class Engine:
         reply_topic = message.get("reply_to") or self.settings.topics.results
         if not isinstance(reply_topic, str):
             raise ValueError("reply_to must be a topic name")
+        cache_key = self.cache.key(message)
+        generation = self.cache.generation
+        if cache_key is not None:
+            hit, result = self.cache.get(cache_key)
+            if hit:
+                self.metrics.client_cache_hits += 1
+                return result
         reader = await self._reader(reply_topic, "query_id")
         end = time.monotonic() + timeout
         attempt = 0
@@ -305,7 +325,10 @@ class Engine:
                     self.metrics.cache_hits += 1
                 else:
                     self.metrics.cache_misses += 1
-                return reply.get("result")
+                result = reply.get("result")
+                if cache_key is not None:
+                    self.cache.put(cache_key, result, generation)
+                return result
             err = QueryError.from_reply(reply)
             delay = self.retry.backoff(attempt)
             if (

@@ -49,4 +49,5 @@ class EngineMetrics:
     queries_sent: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
+    client_cache_hits: int = 0  # answered by the client's own cache, without Kafka
     send_latency: deque[float] = field(default_factory=lambda: deque(maxlen=1024))

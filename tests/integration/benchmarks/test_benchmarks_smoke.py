@@ -55,6 +55,9 @@ def test_query_benchmark_measures_every_type_against_the_floor(tmp_path: Path) -
     assert doc["load"]["rate_ingest"]["floor"] == "floor_rate_ingest"
     assert doc["load"]["floor_rate_ingest"]["count"] > 0
     assert all(r.verdict != "n/a" for r in query_rows(doc))
+    # Every timed repeat through the SDK's own cache was a hit of that cache.
+    khop2 = doc["latency"]["khop2"]
+    assert khop2["client_cached_served_from_cache"] == khop2["client_cached"]["count"] > 0
 
 
 def test_state_benchmark_measures_memory_and_restart_of_the_memory_store(tmp_path: Path) -> None:

@@ -34,8 +34,10 @@ def test_ingest_and_query_targets_read_the_ratios_the_benchmarks_write() -> None
     verdicts = {r.measurement: r.verdict for r in ingest}
     assert verdicts["engine / transport limit"] == "MISSED"
     assert verdicts["engine / textbook Faust"] == "met"
-    queries = query_rows({"ratios": {"khop2": {"cold_p50_vs_cached_p50": 12.0}}})
-    assert {r.measurement: r.verdict for r in queries}["2-hop p50, cold / cached"] == "met"
+    khop2 = {"cold_p50_vs_cached_p50": 1.2, "cold_p50_vs_client_cached_p50": 150.0}
+    queries = {r.measurement: r.verdict for r in query_rows({"ratios": {"khop2": khop2}})}
+    assert queries["2-hop p50, cold / worker-cached (exact)"] == "MISSED"
+    assert queries["2-hop p50, cold / SDK-cached (cache_ttl)"] == "met"
 
 
 def test_missing_benchmark_leaves_every_target_not_available() -> None:

@@ -27,6 +27,8 @@ def _report() -> QueryReport:
             cache_served=100,
             worker_cold=0.0008,
             worker_cached=0.0002,
+            client_cached=_samples([0.05] * 100),
+            client_served=100,
         )
     )
     report.latency.append(
@@ -64,6 +66,8 @@ def test_json_ratios_compare_with_the_floor_and_the_cache() -> None:
     assert ratios["node"]["cold_p99_vs_floor_p99"] == pytest.approx(12 / 10.1, abs=1e-3)
     assert ratios["node"]["cached_p99_vs_floor_p99"] == pytest.approx(4 / 10.1, abs=1e-3)
     assert ratios["node"]["cold_p50_vs_cached_p50"] == 3.0
+    assert ratios["node"]["cold_p50_vs_client_cached_p50"] == 240.0
+    assert ratios["shortest_path"]["cold_p50_vs_client_cached_p50"] is None
     assert ratios["shortest_path"]["cached_p99_vs_floor_p99"] is None
     assert ratios["concurrent"]["p99_vs_floor_p99"] == 10.0
 
@@ -76,7 +80,8 @@ def test_latency_table_has_a_row_per_kind_with_ratios_and_errors() -> None:
     cells = node.split()
     assert cells[1:8] == ["100", "12.00", "12.00", "12.00", "4.00", "4.00", "4.00"]
     assert "3.00x" in cells  # cold p50 / cached p50
-    assert cells[-4:] == ["0.80", "0.20", "100/100", "0"]  # worker ms; from cache; errors
+    # worker ms; from the worker's cache; SDK cache p50 (hits), cold / it; errors
+    assert cells[-7:] == ["0.80", "0.20", "100/100", "0.050", "(100/100)", "240.0x", "0"]
     path = next(line for line in lines if line.startswith("shortest_path"))
     assert path.endswith("2 limit_exceeded")
 
