@@ -26,12 +26,13 @@ from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.limits import Limits
 from schemas.ops import Chunk
-from schemas.validation import parse_chunk
+from schemas.validation import parse_chunk_in_slices
 
 __all__ = ["register_ingest"]
 
 log = structlog.get_logger(__name__)
 APPLY_SLICE = 128  # steps applied between two turns of the event loop
+VALIDATE_SLICE = 250  # chunk items validated between two turns of the event loop
 
 
 def _ack_requested(headers: Any) -> bool:
@@ -59,7 +60,7 @@ def register_ingest(engine: Any) -> None:
             try:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
-                parsed, parts = _parse_and_route(
+                parsed, parts = await _parse_and_route(
                     raw, header_value(headers, "content-type"), engine.limits, partitions
                 )
                 if isinstance(parsed, WireError):
@@ -143,12 +144,22 @@ async def _apply_in_slices(graph: Any, steps: list[Step]) -> None:
         graph.apply(steps[start : start + APPLY_SLICE])
 
 
-def _parse_and_route(
+async def _parse_and_route(
     raw: bytes, content_type: str | None, limits: Limits, partitions: int
 ) -> tuple[Chunk | WireError, dict[int, list[Step]]]:
-    parsed = parse_chunk(raw, content_type, limits)
+    """Validate a slice of items at a time and route, with a loop turn between each step:
+    a chunk of thousands of ops takes milliseconds to validate, and queries would wait."""
+    steps = parse_chunk_in_slices(raw, content_type, limits, VALIDATE_SLICE)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            parsed: Chunk | WireError = done.value
+            break
+        await asyncio.sleep(0)
     if isinstance(parsed, WireError):
         return parsed, {}
+    await asyncio.sleep(0)
     return parsed, route_chunk(parsed.items, partitions)
 
 
@@ -165,6 +176,7 @@ async def _send_parts(
             await _send_ack(engine, Part(chunk.chunk_id, 0, 1, True, encoding, source, []))
         return
     count = len(parts)
+    await asyncio.sleep(0)  # routing took its own share of the loop
     for index, partition in enumerate(sorted(parts)):
         part = Part(chunk.chunk_id, index, count, ack, encoding, source, parts[partition])
         await engine.apply_topic.send(value=encode_part(part), partition=partition)

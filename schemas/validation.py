@@ -16,6 +16,7 @@ is the same as if depth had been checked first.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 from schemas.codec import Encoding, decode, too_deep
@@ -30,7 +31,13 @@ from schemas.limits import (
 )
 from schemas.ops import Chunk, DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
 
-__all__ = ["MAX_CHUNK_ID_LENGTH", "parse_chunk", "parse_op", "parse_ops"]
+__all__ = [
+    "MAX_CHUNK_ID_LENGTH",
+    "parse_chunk",
+    "parse_chunk_in_slices",
+    "parse_op",
+    "parse_ops",
+]
 
 MAX_CHUNK_ID_LENGTH = 256
 _MISSING: Any = object()
@@ -187,6 +194,21 @@ def _envelope(obj: Any) -> tuple[str | None, Any, int] | WireError:
 
 
 def _document(obj: Any, limits: Limits, encoding: Encoding) -> Chunk | WireError:
+    return _finish(_document_in_slices(obj, limits, encoding, None))
+
+
+def _finish(steps: Generator[None, None, Chunk | WireError]) -> Chunk | WireError:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def _document_in_slices(
+    obj: Any, limits: Limits, encoding: Encoding, slice_size: int | None
+) -> Generator[None, None, Chunk | WireError]:
+    """:func:`_document`, pausing (``yield``) after every ``slice_size`` items."""
     envelope = _envelope(obj)
     if isinstance(envelope, WireError):
         return _settle(envelope, obj, limits, envelope.chunk_id)
@@ -200,9 +222,13 @@ def _document(obj: Any, limits: Limits, encoding: Encoding) -> Chunk | WireError
         return _settle(WireError(ErrorCode.TOO_DEEP, ""), obj, limits, chunk_id)
     ops: list[Op] = []
     append = ops.append
+    step = slice_size or len(items) or 1
     try:
-        for item in items:
-            append(_op(item, limits, room))
+        for start in range(0, len(items), step):
+            if start:
+                yield
+            for item in items[start : start + step]:
+                append(_op(item, limits, room))
     except WireErrorException as exc:
         error = WireError(exc.error.code, exc.error.message, len(ops), chunk_id)
         return _settle(error, obj, limits, chunk_id)
@@ -226,6 +252,15 @@ def parse_ops(obj: Any, limits: Limits, encoding: Encoding = Encoding.JSON) -> C
 
 def parse_chunk(raw: bytes, content_type: str | bytes | None, limits: Limits) -> Chunk | WireError:
     """Decode and validate one input-topic message; never raises, whatever the bytes."""
+    return _finish(parse_chunk_in_slices(raw, content_type, limits, None))
+
+
+def parse_chunk_in_slices(
+    raw: bytes, content_type: str | bytes | None, limits: Limits, slice_size: int | None
+) -> Generator[None, None, Chunk | WireError]:
+    """:func:`parse_chunk` as a generator that pauses after every ``slice_size`` items
+    validated (``None``: never) and returns what :func:`parse_chunk` returns; so a caller on
+    an event loop can let other work run between slices of a large chunk."""
     try:
         obj, encoding = decode(
             raw,
@@ -234,7 +269,7 @@ def parse_chunk(raw: bytes, content_type: str | bytes | None, limits: Limits) ->
             max_depth=limits.max_nesting_depth,
             verify_depth=False,
         )
-        return _document(obj, limits, encoding)
+        return (yield from _document_in_slices(obj, limits, encoding, slice_size))
     except WireErrorException as exc:
         return exc.error
     except Exception as exc:
