@@ -65,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--types", type=int, default=3, help=f"edge types, 1..{len(EDGE_TYPES)}")
     parser.add_argument("--chunk-size", type=int, default=1000, help="ops per chunk (1000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random edges (1)")
+    parser.add_argument(
+        "--props",
+        action="store_true",
+        help='each edge carries {"w": 0..999}, as in benchmarks.data',
+    )
     parser.add_argument("--phase", choices=("apply", "rebuild"), help=argparse.SUPPRESS)
     parser.add_argument("--records", type=Path, help=argparse.SUPPRESS)
     a = parser.parse_args(argv)
@@ -90,7 +95,12 @@ def _encoded_parts(a: argparse.Namespace) -> list[bytes]:
     encoded: list[bytes] = []
     for start in range(0, a.edges, a.chunk_size):
         ops: list[Op] = [
-            UpsertEdge(ids[draw(a.nodes)], ids[draw(a.nodes)], types[draw(a.types)], {})
+            UpsertEdge(
+                ids[draw(a.nodes)],
+                ids[draw(a.nodes)],
+                types[draw(a.types)],
+                {"w": draw(1000)} if a.props else {},
+            )
             for _ in range(min(a.chunk_size, a.edges - start))
         ]
         parts = route_chunk(ops, a.partitions)
@@ -162,6 +172,7 @@ def _child(a: argparse.Namespace, phase: str, records: Path) -> dict[str, Any]:
     argv += ["--records", str(records), "--edges", str(a.edges), "--nodes", str(a.nodes)]
     argv += ["--partitions", str(a.partitions), "--types", str(a.types)]
     argv += ["--chunk-size", str(a.chunk_size), "--seed", str(a.seed)]
+    argv += ["--props"] if a.props else []
     done = subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
@@ -175,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"{a.edges:,} edge upserts over {a.nodes:,} nodes, {a.types} edge types, "
-        f"no props, {a.partitions} partitions, chunks of {a.chunk_size}",
+        f"{'props {w: 0..999}' if a.props else 'no props'}, {a.partitions} partitions, "
+        f"chunks of {a.chunk_size}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="graph-memory-") as tmp:

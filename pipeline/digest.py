@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pipeline.graph import GraphPartition
+from pipeline.graph import GraphPartition, edge_props
 
 __all__ = ["edge_hash", "graph_digest", "merge_digests", "node_hash", "partition_digest"]
 
@@ -39,7 +39,7 @@ def partition_digest(graph: GraphPartition) -> dict[str, int]:
         total += node_hash(node_id, record.labels, record.props)
     for src, edges in graph.out_edges.items():
         for (etype, dst), props in edges.items():
-            total += edge_hash(src, etype, dst, props)
+            total += edge_hash(src, etype, dst, edge_props(props))
     return {"sum": total & _MASK, "nodes": graph.node_count, "edges": graph.edge_count}
 
 

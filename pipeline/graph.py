@@ -14,11 +14,12 @@ Memory: a partition may hold millions of edges, so their entries share what they
 ids, edge types and labels are interned (:func:`sys.intern`) where they enter the partition
 (the step handlers and the ``load_*`` methods), so every structure refers to one string
 object per distinct id or type however many entries name it (strings decoded from a part
-or a record are fresh objects otherwise). Every edge without props maps to the one shared
-empty dict :data:`NO_PROPS`, replaced by a dict of its own when props are set; the props
-dicts in :attr:`GraphPartition.out_edges` are therefore read-only to everything but the
-step handlers. A reverse index key with only a few entries keeps them in a list rather than
-a set (:data:`IndexEntries`).
+or a record are fresh objects otherwise). An edge's props are held msgpack-encoded
+(:data:`PackedProps`, read with :func:`edge_props`): one small bytes object instead of a
+dict and its values (37 bytes for ``{"w": 5}`` against about 210), exactly the bytes of the
+edge's table record, so writing the record encodes nothing and a rebuild decodes nothing.
+Every edge without props holds :data:`NO_PROPS`. A reverse index key with only a few
+entries keeps them in a list rather than a set (:data:`IndexEntries`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgpack
 
 from pipeline.steps import Step, StepKind
 
@@ -37,11 +40,31 @@ __all__ = [
     "GraphPartition",
     "IndexEntries",
     "NodeRecord",
+    "PackedProps",
+    "edge_props",
     "index_pairs",
+    "pack_props",
 ]
 
-NO_PROPS: dict[str, Any] = {}
-"""The props of every edge that has none: one shared dict that nothing may change."""
+PackedProps = bytes
+"""An edge's props as the msgpack encoding of a map (``use_bin_type``), ``None`` values
+left out; the value of the edge's out record in the table."""
+
+NO_PROPS: PackedProps = msgpack.packb({})
+"""The props of every edge that has none (the empty map)."""
+
+
+def pack_props(props: Mapping[str, Any]) -> PackedProps:
+    """``props`` without its ``None`` values, packed; :data:`NO_PROPS` when nothing is left."""
+    kept = {k: v for k, v in props.items() if v is not None}
+    return msgpack.packb(kept, use_bin_type=True) if kept else NO_PROPS
+
+
+def edge_props(packed: PackedProps) -> dict[str, Any]:
+    """The props of an edge, as a new dict."""
+    props: dict[str, Any] = msgpack.unpackb(packed, raw=False)
+    return props
+
 
 _intern = sys.intern
 
@@ -125,14 +148,6 @@ def _identical(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _new_props(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The props an edge created with ``props`` holds: its non-``None`` values, or
-    :data:`NO_PROPS` if there are none."""
-    if not props:
-        return NO_PROPS
-    return {k: v for k, v in props.items() if v is not None} or NO_PROPS
-
-
 class GraphPartition:
     """The slice of the graph owned by one partition."""
 
@@ -155,7 +170,7 @@ class GraphPartition:
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.nodes: dict[str, NodeRecord] = {}
-        self.out_edges: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # src -> (type, dst)
+        self.out_edges: dict[str, dict[tuple[str, str], PackedProps]] = {}  # src -> (type, dst)
         self.in_edges: dict[str, set[tuple[str, str]]] = {}  # dst -> {(type, src)}
         # Reverse indexes, for node deletes only: see :data:`IndexEntries`.
         self.out_by_dst: dict[str, IndexEntries] = {}  # dst -> {(src, type)}
@@ -245,22 +260,17 @@ class GraphPartition:
         key = (etype, dst)
         current = edges.get(key)
         if current is None:
-            edges[key] = _new_props(props) if props else NO_PROPS
+            edges[key] = pack_props(props) if props else NO_PROPS
             self._edge_count += 1
             _index_add(self.out_by_dst, dst, src, etype)
             self._dirty.out_edges.add((src, etype, dst))
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
-        elif current is NO_PROPS:
-            if props:
-                own = _new_props(props)
-                if own is not NO_PROPS:
-                    edges[key] = own
-                    self._dirty.out_edges.add((src, etype, dst))
-        elif _merge_props(current, props):
-            if not current:
-                edges[key] = NO_PROPS
-            self._dirty.out_edges.add((src, etype, dst))
+        elif props:
+            merged = edge_props(current)
+            if _merge_props(merged, props):
+                edges[key] = pack_props(merged)
+                self._dirty.out_edges.add((src, etype, dst))
 
     def _in_upsert(self, dst: str, etype: str, src: str) -> None:
         dst, etype, src = _intern(dst), _intern(etype), _intern(src)
@@ -368,13 +378,13 @@ class GraphPartition:
     def load_node(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
         self.nodes[_intern(node_id)] = NodeRecord(set(map(_intern, labels)), dict(props))
 
-    def load_out_edge(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
+    def load_out_edge(self, src: str, etype: str, dst: str, props: PackedProps) -> None:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
         edges = self.out_edges.get(src)
         if edges is None:
             edges = self.out_edges[src] = {}
         size = len(edges)
-        edges[etype, dst] = dict(props) if props else NO_PROPS
+        edges[etype, dst] = NO_PROPS if props == NO_PROPS else props
         if len(edges) == size:
             return
         self._edge_count += 1

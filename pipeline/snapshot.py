@@ -13,8 +13,7 @@ partition count, the graph's layout constant, the interpreter's version and mars
 version, the payload's length and CRC-32), then the payload. A header that does not match
 this process, or a payload whose length or checksum is wrong, raises
 :class:`SnapshotError`: marshal's format belongs to one Python version, and a damaged
-payload is never handed to it. After loading, every edge without props refers to
-:data:`pipeline.graph.NO_PROPS` again (the copy-on-write marker is an identity).
+payload is never handed to it.
 """
 
 from __future__ import annotations
@@ -27,13 +26,13 @@ import zlib
 from collections.abc import Mapping
 from typing import IO, Any
 
-from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, NodeRecord
+from pipeline.graph import SMALL_INDEX, GraphPartition, NodeRecord
 
 __all__ = ["FORMAT", "MAGIC", "SnapshotError", "read_snapshot", "write_snapshot"]
 
 MAGIC = b"PEGRAPH\x00"
 #: Bumped whenever the in-memory layout the payload mirrors changes.
-FORMAT = 1
+FORMAT = 2
 
 Offsets = Mapping[int, int | None]
 _LENGTH = struct.Struct(">I")
@@ -135,10 +134,6 @@ def _graph(partition: int, state: tuple[Any, ...]) -> GraphPartition:
     ) = state
     graph = GraphPartition(partition)
     graph.nodes = {k: NodeRecord(labels, props) for k, (labels, props) in nodes.items()}
-    for edges in out_edges.values():
-        for key, props in edges.items():
-            if not props:
-                edges[key] = NO_PROPS
     graph.out_edges = out_edges
     graph.in_edges = in_edges
     graph.out_by_dst = out_by_dst

@@ -22,7 +22,7 @@ from zlib import crc32
 
 import msgpack
 
-from pipeline.graph import NO_PROPS, Dirty, GraphPartition
+from pipeline.graph import Dirty, GraphPartition
 
 __all__ = [
     "TableWrite",
@@ -40,7 +40,6 @@ __all__ = [
 TableWrite = tuple[bytes, bytes | None]
 _SEP = "\x00"
 _IN_VALUE = b"\x01"
-_EMPTY_MAP = msgpack.packb({})  # the value of an out record of an edge without props
 _N, _O, _I, _S, _W, _C = b"noiswc"  # record kinds, as the first byte of a key
 
 
@@ -72,8 +71,8 @@ def dirty_writes(graph: GraphPartition, dirty: Dirty) -> list[TableWrite]:
         value = None if record is None else _pack([sorted(record.labels), record.props])
         writes.append((node_key(node_id), value))
     for src, etype, dst in dirty.out_edges:
-        props = graph.out_edges.get(src, {}).get((etype, dst))
-        writes.append((out_key(src, etype, dst), None if props is None else _pack(props)))
+        # Props are held packed: the bytes are the record's value as they are.
+        writes.append((out_key(src, etype, dst), graph.out_edges.get(src, {}).get((etype, dst))))
     for dst, etype, src in dirty.in_edges:
         present = (etype, src) in graph.in_edges.get(dst, ())
         writes.append((in_key(dst, etype, src), _IN_VALUE if present else None))
@@ -136,7 +135,7 @@ def decode_record(key: bytes, value: bytes, graph: GraphPartition) -> None:
     if len(parts) != 3:
         raise ValueError(f"malformed edge record key {key[:80]!r}")
     if kind == b"o":
-        graph.load_out_edge(parts[0], parts[1], parts[2], msgpack.unpackb(value, raw=False))
+        graph.load_out_edge(parts[0], parts[1], parts[2], value)
     elif kind == b"i":
         graph.load_in_edge(parts[0], parts[1], parts[2])
     else:
@@ -150,7 +149,7 @@ def rebuild_partitions(
 
     Equivalent to :func:`decode_record` on each record of a wanted partition; node and edge
     records, nearly all of a graph, take a path that decodes the key once and finds the owner
-    from it (an out record of an edge without props is not even unpacked).
+    from it (an out record's value is the edge's packed props as it is: never unpacked).
     """
     graphs = {p: GraphPartition(p) for p in wanted}
     standing: dict[bytes, bytes] = {}
@@ -174,8 +173,7 @@ def rebuild_partitions(
             if len(parts) != 3:
                 raise ValueError(f"malformed edge record key {key[:80]!r}")
             if kind == _O:
-                props = NO_PROPS if value == _EMPTY_MAP else unpack(value, raw=False)
-                graph.load_out_edge(parts[0], parts[1], parts[2], props)
+                graph.load_out_edge(parts[0], parts[1], parts[2], value)
             else:
                 graph.load_in_edge(parts[0], parts[1], parts[2])
         elif kind == _N:

@@ -22,7 +22,7 @@ from operator import itemgetter
 from typing import Any
 
 from pipeline.digest import partition_digest
-from pipeline.graph import GraphPartition
+from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
 
 __all__ = ["evaluate_request", "neighbor_ids"]
@@ -147,7 +147,7 @@ def _collect(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLim
         nodes.append([node_id, sorted(record.labels), dict(sorted(record.props.items()))])
         for (etype, dst), props in graph.out_edges.get(node_id, {}).items():
             if dst in among and (edge_type is None or etype == edge_type):
-                edges.append([node_id, etype, dst, dict(sorted(props.items()))])
+                edges.append([node_id, etype, dst, dict(sorted(edge_props(props).items()))])
                 if len(edges) > cap:
                     return OVER
     return {"nodes": nodes, "edges": edges}

@@ -2,8 +2,9 @@
 
 Ids, edge types and labels are one string object per distinct value however many entries
 name them (also across partitions of one process), whether the state was built by applying
-decoded parts or rebuilt from table records; every edge without props maps to the shared
-:data:`~pipeline.graph.NO_PROPS`, which nothing changes; a reverse index key with at most
+decoded parts or rebuilt from table records; edge props are held packed, as the bytes of
+the edge's table record, every edge without props holding :data:`~pipeline.graph.NO_PROPS`;
+a reverse index key with at most
 :data:`~pipeline.graph.SMALL_INDEX` entries holds them in a list, with more in a set.
 """
 
@@ -16,7 +17,7 @@ from typing import Any
 import msgpack
 import pytest
 
-from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, index_pairs
+from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, edge_props, index_pairs
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import (
@@ -103,8 +104,8 @@ def assert_consistent(graph: GraphPartition) -> None:
             assert isinstance(entries, list) == (len(pairs) <= SMALL_INDEX)
     for edges in graph.out_edges.values():
         for props in edges.values():
-            assert props is NO_PROPS or props
-    assert NO_PROPS == {}
+            assert props == NO_PROPS or edge_props(props)
+    assert edge_props(NO_PROPS) == {}
 
 
 def semantic_state(graph: GraphPartition) -> tuple[Any, ...]:
@@ -186,22 +187,30 @@ def test_every_distinct_string_is_one_object_across_partitions_applied_and_rebui
         assert semantic_state(rebuilt[p]) == semantic_state(graph)
 
 
-def test_edge_without_props_gets_own_props_on_upsert_while_others_stay_shared_empty() -> None:
+def test_edge_props_are_held_as_the_bytes_of_their_table_record() -> None:
     cluster = Cluster(1)
     cluster.apply([UpsertEdge("alice", "x", "T", {}), UpsertEdge("bob", "x", "T", {})])
     graph = cluster.graphs[0]
     assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
     assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
 
-    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1})])
-    assert graph.out_edges["alice"][("T", "x")] == {"w": 1}
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1, "gone": None})])
+    held = graph.out_edges["alice"][("T", "x")]
+    assert edge_props(held) == {"w": 1}
+    assert held == cluster.table[out_key("alice", "T", "x")]
     assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
-    assert NO_PROPS == {}
-    assert msgpack.unpackb(cluster.table[out_key("alice", "T", "x")]) == {"w": 1}
+    assert edge_props(NO_PROPS) == {}
 
-    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 2, "z": 3})])
-    assert graph.out_edges["alice"][("T", "x")] == {"w": 2, "z": 3}
+    cluster.apply([UpsertEdge("alice", "x", "T", {"w": 2, "z": [0, "é"]})])
+    assert edge_props(graph.out_edges["alice"][("T", "x")]) == {"w": 2, "z": [0, "é"]}
     assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+    # A changed value of another type, even nested, is a change; the same value is not.
+    cluster.apply([UpsertEdge("alice", "x", "T", {"z": [False, "é"]})])
+    assert edge_props(graph.out_edges["alice"][("T", "x")]) == {"w": 2, "z": [False, "é"]}
+    assert type(edge_props(graph.out_edges["alice"][("T", "x")])["z"][0]) is bool
+    graph.take_dirty()
+    graph.apply(decoded(route_chunk([UpsertEdge("alice", "x", "T", {"w": 2})], 1)[0]))
+    assert not graph.take_dirty()
 
 
 def test_removing_the_last_prop_of_an_edge_returns_it_to_the_shared_empty_props() -> None:
@@ -238,7 +247,7 @@ def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
     graph = GraphPartition(0)
     for _ in range(2):
         for src in ("a1", "a2", "a3", "a4", "a5", "a6"):
-            graph.load_out_edge(src, "T", "hub", {})
+            graph.load_out_edge(src, "T", "hub", NO_PROPS)
             graph.load_in_edge("hub", "T", src)
     assert graph.edge_count == 6
     assert sorted(index_pairs(graph.out_by_dst["hub"])) == [(f"a{i}", "T") for i in range(1, 7)]

@@ -1,7 +1,7 @@
 """A graph snapshot gives back the partitions it was written from, or refuses to load.
 
 Loaded partitions hold what the written ones held, in the same layout (interned ids, the
-shared :data:`~pipeline.graph.NO_PROPS`, small index entries flat), carry the store offsets
+packed edge props, small index entries flat), carry the store offsets
 written with them, and go on applying parts exactly as the originals do. Bytes that are not
 a whole snapshot of this format and partition count raise :class:`SnapshotError`.
 """
@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from pipeline.digest import partition_digest
-from pipeline.graph import NO_PROPS, GraphPartition
+from pipeline.graph import NO_PROPS, GraphPartition, edge_props
 from pipeline.snapshot import MAGIC, SnapshotError, read_snapshot, write_snapshot
 from pipeline.steps import StepKind
 from pipeline.storage import dirty_writes
@@ -93,16 +93,17 @@ def test_loaded_partitions_hold_what_was_written(cluster: Cluster) -> None:
     assert graphs[1].watermarks == {"input:0": 41}
 
 
-def test_edges_without_props_share_no_props_again_and_stay_copy_on_write(
+def test_edge_props_come_back_packed_and_later_upserts_change_only_their_edge(
     cluster: Cluster,
 ) -> None:
     graphs, _ = loaded(written(cluster.graphs, {}))
     hub_graph = next(g for g in graphs.values() if "hub" in g.out_edges)
     leaves = hub_graph.out_edges["hub"]
-    assert all(props is NO_PROPS for props in leaves.values())
+    assert all(props == NO_PROPS for props in leaves.values())
+    assert len({id(props) for props in leaves.values()}) == 1  # one object for them all
     hub_graph.apply([(StepKind.OUT_UPSERT, "hub", "HAS", "leaf0", {"x": 1})])
-    assert leaves["HAS", "leaf0"] == {"x": 1}
-    assert leaves["HAS", "leaf1"] is NO_PROPS and NO_PROPS == {}
+    assert edge_props(leaves["HAS", "leaf0"]) == {"x": 1}
+    assert leaves["HAS", "leaf1"] == NO_PROPS and edge_props(NO_PROPS) == {}
 
 
 def test_ids_come_back_as_one_interned_object_each(cluster: Cluster) -> None:
