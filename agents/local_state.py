@@ -43,6 +43,9 @@ class LocalGraphs:
         # Partitions with a part applied in memory whose records are not yet all stored
         # (for good, if storing failed): never written to a snapshot.
         self.unsettled: set[int] = set()
+        # The last rebuild: seconds it took and the partitions it took from a snapshot.
+        self.rebuild_seconds: float | None = None
+        self.from_snapshot: set[int] = set()
 
     def get(self, partition: int) -> GraphPartition:
         graph = self._graphs.get(partition)
@@ -93,13 +96,15 @@ class LocalGraphs:
                 gc.enable()
         self.assigned = wanted
         self.unsettled = set()
+        self.rebuild_seconds = time.perf_counter() - started
+        self.from_snapshot = wanted - from_store
         log.info(
             "graph state rebuilt",
             partitions=sorted(wanted),
-            from_snapshot=sorted(wanted - from_store),
+            from_snapshot=sorted(self.from_snapshot),
             nodes=sum(g.node_count for g in self._graphs.values()),
             edges=sum(g.edge_count for g in self._graphs.values()),
-            seconds=round(time.perf_counter() - started, 3),
+            seconds=round(self.rebuild_seconds, 3),
         )
 
     def write_snapshot(self, path: Path, table: Any, max_seconds: float) -> list[int]:

@@ -65,6 +65,8 @@ class _Cache(Protocol):
 
 class _Graphs(Protocol):
     assigned: set[int]
+    rebuild_seconds: float | None
+    from_snapshot: set[int]
 
     def items(self) -> Iterable[tuple[int, GraphPartition]]: ...
 
@@ -118,6 +120,17 @@ def _graph_families(graphs: _Graphs) -> Iterator[Metric]:
     yield edges
     yield GaugeMetricFamily(
         "engine_assigned_partitions", "Graph partitions held and rebuilt here", len(held)
+    )
+    if graphs.rebuild_seconds is not None:
+        yield GaugeMetricFamily(
+            "engine_graph_rebuild_seconds",
+            "Time the last rebuild of local graph state took (snapshot or store records)",
+            graphs.rebuild_seconds,
+        )
+    yield GaugeMetricFamily(
+        "engine_graph_partitions_from_snapshot",
+        "Partitions the last rebuild took from a clean stop's snapshot",
+        len(graphs.from_snapshot),
     )
 
 

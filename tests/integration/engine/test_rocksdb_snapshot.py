@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ def snapshot_sources(worker: WorkerProcess) -> list[list[int]]:
     assert worker.log_path is not None
     text = worker.log_path.read_text(errors="replace")
     return [ast.literal_eval(found) for found in REBUILT.findall(text)]
+
+
+def metric(worker: WorkerProcess, name: str) -> float:
+    """One unlabelled sample of the worker's ``/metrics``."""
+    url = f"http://127.0.0.1:{worker.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=20) as response:
+        body = response.read().decode()
+    found = re.search(rf"^{name} (\S+)$", body, flags=re.M)
+    assert found is not None, f"{name} not in /metrics"
+    return float(found.group(1))
 
 
 def snapshot_files(settings: Settings, worker: WorkerProcess) -> list[Path]:
@@ -64,6 +75,8 @@ async def test_clean_stop_leaves_a_snapshot_the_next_start_uses_once(
     await digest_reaches(engine, worker, reference_digest(ref))
     assert snapshot_sources(worker) == [[0, 1, 2, 3]], worker.log_tail()
     assert snapshot_files(settings, worker) == []  # used once: removed before use
+    assert metric(worker, "engine_graph_partitions_from_snapshot") == 4.0
+    assert 0.0 < metric(worker, "engine_graph_rebuild_seconds") < 60.0
 
     # The state taken from the snapshot goes on applying (and storing) what comes next,
     # and a crash then finds no snapshot: the store alone gives the same state.

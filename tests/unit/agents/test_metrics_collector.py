@@ -97,6 +97,18 @@ def test_graph_sizes_per_held_partition() -> None:
         assert value(samples, "engine_graph_edges", partition=str(p)) == held[p].edge_count > 0
     assert ("engine_graph_nodes", frozenset({("partition", "3")})) not in samples
     assert value(samples, "engine_assigned_partitions") == 3
+    # No rebuild yet: no duration to report, and nothing came from a snapshot.
+    assert ("engine_graph_rebuild_seconds", frozenset()) not in samples
+    assert value(samples, "engine_graph_partitions_from_snapshot") == 0
+
+
+def test_last_rebuild_reports_its_duration_and_snapshot_partitions() -> None:
+    engine = loaded_engine()
+    engine.graphs.rebuild_seconds = 1.25
+    engine.graphs.from_snapshot = {0, 2}
+    samples = scrape(EngineMetrics(engine))
+    assert value(samples, "engine_graph_rebuild_seconds") == 1.25
+    assert value(samples, "engine_graph_partitions_from_snapshot") == 2
 
 
 def test_process_metrics_and_no_lag_without_a_consumer() -> None:
