@@ -248,10 +248,10 @@ def _errors(*samples: Samples | None) -> str:
 def _client_columns(r: LatencyRow, cold_p50: float | None) -> tuple[str, str]:
     """The SDK-cache p50 in ms (with hits of timed repeats) and cold p50 over it."""
     client = r.client_cached.summary() if r.client_cached else None
-    if client is None:
+    if r.client_cached is None or client is None:
         return "-", "-"
-    served = f" ({r.client_served}/{len(r.client_cached.latencies)})" if r.client_cached else ""
-    return f"{client.p50 * 1000:.3f}{served}", _fmt(ratio(cold_p50, client.p50), "x")
+    served = f"{r.client_served}/{len(r.client_cached.latencies)}"
+    return f"{client.p50 * 1000:.3f} ({served})", _fmt(ratio(cold_p50, client.p50), "x")
 
 
 def _served(r: LatencyRow) -> str:
