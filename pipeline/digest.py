@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pipeline.entries import out_items
 from pipeline.graph import GraphPartition, edge_props
 
 __all__ = ["edge_hash", "graph_digest", "merge_digests", "node_hash", "partition_digest"]
@@ -38,7 +39,7 @@ def partition_digest(graph: GraphPartition) -> dict[str, int]:
     for node_id, record in graph.nodes.items():
         total += node_hash(node_id, record.labels, record.props)
     for src, edges in graph.out_edges.items():
-        for (etype, dst), props in edges.items():
+        for etype, dst, props in out_items(edges):
             total += edge_hash(src, etype, dst, edge_props(props))
     return {"sum": total & _MASK, "nodes": graph.node_count, "edges": graph.edge_count}
 

@@ -18,8 +18,8 @@ or a record are fresh objects otherwise). An edge's props are held msgpack-encod
 (:data:`PackedProps`, read with :func:`edge_props`): one small bytes object instead of a
 dict and its values (37 bytes for ``{"w": 5}`` against about 210), exactly the bytes of the
 edge's table record, so writing the record encodes nothing and a rebuild decodes nothing.
-Every edge without props holds :data:`NO_PROPS`. A reverse index key with only a few
-entries keeps them in a list rather than a set (:data:`IndexEntries`).
+Every edge without props holds :data:`NO_PROPS`. A node's entries are one flat list while
+there are few of them, a set or dict when there are many (:mod:`pipeline.entries`).
 """
 
 from __future__ import annotations
@@ -31,18 +31,30 @@ from typing import Any
 
 import msgpack
 
+from pipeline.entries import (
+    OutEntries,
+    PairEntries,
+    out_add,
+    out_count,
+    out_get,
+    out_pairs,
+    out_pop,
+    out_put,
+    pairs,
+    pairs_add,
+    pairs_count,
+    pairs_discard,
+    pairs_insert,
+)
 from pipeline.steps import Step, StepKind
 
 __all__ = [
     "NO_PROPS",
-    "SMALL_INDEX",
     "Dirty",
     "GraphPartition",
-    "IndexEntries",
     "NodeRecord",
     "PackedProps",
     "edge_props",
-    "index_pairs",
     "pack_props",
 ]
 
@@ -67,25 +79,6 @@ def edge_props(packed: PackedProps) -> dict[str, Any]:
 
 
 _intern = sys.intern
-
-IndexEntries = list[str] | set[tuple[str, str]]
-"""The entries of one key of a reverse index (:attr:`GraphPartition.out_by_dst`,
-:attr:`GraphPartition.in_by_src`): up to :data:`SMALL_INDEX` of them flat in a list (entry
-``(a, b)`` as ``a, b``: no tuple object per entry), more in a set of pairs. Most keys have
-only a few entries; a set takes 216 bytes (up to 4 entries) or 728 (up to 18), and every
-pair 56 more. Either way an entry appears at most once, and the order of a list means
-nothing. :func:`index_pairs` reads either form."""
-
-
-def index_pairs(entries: IndexEntries) -> list[tuple[str, str]]:
-    """The entries of one key of a reverse index, as pairs."""
-    if isinstance(entries, set):
-        return list(entries)
-    return list(zip(entries[::2], entries[1::2], strict=True))
-
-
-SMALL_INDEX = 8
-_SMALL_FLAT = 2 * SMALL_INDEX  # strings in a list of SMALL_INDEX entries
 
 
 @dataclass(slots=True)
@@ -170,11 +163,12 @@ class GraphPartition:
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.nodes: dict[str, NodeRecord] = {}
-        self.out_edges: dict[str, dict[tuple[str, str], PackedProps]] = {}  # src -> (type, dst)
-        self.in_edges: dict[str, set[tuple[str, str]]] = {}  # dst -> {(type, src)}
-        # Reverse indexes, for node deletes only: see :data:`IndexEntries`.
-        self.out_by_dst: dict[str, IndexEntries] = {}  # dst -> {(src, type)}
-        self.in_by_src: dict[str, IndexEntries] = {}  # src -> {(dst, type)}
+        # Edge entries and reverse indexes (the latter for node deletes only), each a
+        # node's container of :mod:`pipeline.entries`.
+        self.out_edges: dict[str, OutEntries] = {}  # src -> {(type, dst): props}
+        self.in_edges: dict[str, PairEntries] = {}  # dst -> {(type, src)}
+        self.out_by_dst: dict[str, PairEntries] = {}  # dst -> {(type, src)} of out entries
+        self.in_by_src: dict[str, PairEntries] = {}  # src -> {(type, dst)} of in entries
         self._edge_count = 0
         self._dirty = Dirty()
         self.standing: dict[str, dict[str, Any]] = {}  # standing query id -> pattern
@@ -198,10 +192,14 @@ class GraphPartition:
         return self._edge_count
 
     def out_degree(self, node_id: str) -> int:
-        return len(self.out_edges.get(node_id, ()))
+        return out_count(self.out_edges.get(node_id))
 
     def in_degree(self, node_id: str) -> int:
-        return len(self.in_edges.get(node_id, ()))
+        return pairs_count(self.in_edges.get(node_id))
+
+    def out_props(self, src: str, etype: str, dst: str) -> PackedProps | None:
+        """The packed props of edge ``src -[etype]-> dst`` held here, or ``None``."""
+        return out_get(self.out_edges.get(src), etype, dst)
 
     # -- applying --------------------------------------------------------------------------
 
@@ -254,22 +252,18 @@ class GraphPartition:
         if src not in self.nodes:
             self.nodes[src] = NodeRecord()
             self._dirty.nodes.add(src)
-        edges = self.out_edges.get(src)
-        if edges is None:
-            edges = self.out_edges[src] = {}
-        key = (etype, dst)
-        current = edges.get(key)
+        current = out_get(self.out_edges.get(src), etype, dst)
         if current is None:
-            edges[key] = pack_props(props) if props else NO_PROPS
+            out_add(self.out_edges, src, etype, dst, pack_props(props) if props else NO_PROPS)
             self._edge_count += 1
-            _index_add(self.out_by_dst, dst, src, etype)
+            pairs_insert(self.out_by_dst, dst, etype, src)
             self._dirty.out_edges.add((src, etype, dst))
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
         elif props:
             merged = edge_props(current)
             if _merge_props(merged, props):
-                edges[key] = pack_props(merged)
+                out_put(self.out_edges, src, etype, dst, pack_props(merged))
                 self._dirty.out_edges.add((src, etype, dst))
 
     def _in_upsert(self, dst: str, etype: str, src: str) -> None:
@@ -277,51 +271,38 @@ class GraphPartition:
         if dst not in self.nodes:
             self.nodes[dst] = NodeRecord()
             self._dirty.nodes.add(dst)
-        entries = self.in_edges.get(dst)
-        key = (etype, src)
-        if entries is None:
-            self.in_edges[dst] = {key}
-        elif key not in entries:
-            entries.add(key)
-        else:
+        if not pairs_add(self.in_edges, dst, etype, src):
             return
-        _index_add(self.in_by_src, src, dst, etype)
+        pairs_insert(self.in_by_src, src, etype, dst)
         self._dirty.in_edges.add((dst, etype, src))
         if self.events is not None:
             self.events.append(("in+", dst, etype, src))
 
     def _out_delete(self, src: str, etype: str, dst: str) -> None:
-        edges = self.out_edges.get(src)
-        if edges is None or edges.pop((etype, dst), None) is None:
+        if out_pop(self.out_edges, src, etype, dst) is None:
             return
         self._edge_count -= 1
-        if not edges:
-            del self.out_edges[src]
-        _discard_index(self.out_by_dst, dst, src, etype)
+        pairs_discard(self.out_by_dst, dst, etype, src)
         self._dirty.out_edges.add((src, etype, dst))
         if self.events is not None:
             self.events.append(("out-", src, etype, dst))
 
     def _in_delete(self, dst: str, etype: str, src: str) -> None:
-        entries = self.in_edges.get(dst)
-        if entries is None or (etype, src) not in entries:
+        if not pairs_discard(self.in_edges, dst, etype, src):
             return
-        entries.discard((etype, src))
-        if not entries:
-            del self.in_edges[dst]
-        _discard_index(self.in_by_src, src, dst, etype)
+        pairs_discard(self.in_by_src, src, etype, dst)
         self._dirty.in_edges.add((dst, etype, src))
         if self.events is not None:
             self.events.append(("in-", dst, etype, src))
 
     def _node_delete(self, node_id: str) -> None:
-        for etype, dst in list(self.out_edges.get(node_id, {})):
+        for etype, dst in out_pairs(self.out_edges.get(node_id)):
             self._out_delete(node_id, etype, dst)
-        for src, etype in index_pairs(self.out_by_dst.get(node_id, [])):
+        for etype, src in pairs(self.out_by_dst.get(node_id)):
             self._out_delete(src, etype, node_id)
-        for etype, src in list(self.in_edges.get(node_id, ())):
+        for etype, src in pairs(self.in_edges.get(node_id)):
             self._in_delete(node_id, etype, src)
-        for dst, etype in index_pairs(self.in_by_src.get(node_id, [])):
+        for etype, dst in pairs(self.in_by_src.get(node_id)):
             self._in_delete(dst, etype, node_id)
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
@@ -380,15 +361,9 @@ class GraphPartition:
 
     def load_out_edge(self, src: str, etype: str, dst: str, props: PackedProps) -> None:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
-        edges = self.out_edges.get(src)
-        if edges is None:
-            edges = self.out_edges[src] = {}
-        size = len(edges)
-        edges[etype, dst] = NO_PROPS if props == NO_PROPS else props
-        if len(edges) == size:
-            return
-        self._edge_count += 1
-        _index_add(self.out_by_dst, dst, src, etype)
+        if out_put(self.out_edges, src, etype, dst, NO_PROPS if props == NO_PROPS else props):
+            self._edge_count += 1
+            pairs_insert(self.out_by_dst, dst, etype, src)
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -401,43 +376,5 @@ class GraphPartition:
 
     def load_in_edge(self, dst: str, etype: str, src: str) -> None:
         dst, etype, src = _intern(dst), _intern(etype), _intern(src)
-        entries = self.in_edges.get(dst)
-        if entries is None:
-            self.in_edges[dst] = {(etype, src)}
-        else:
-            size = len(entries)
-            entries.add((etype, src))
-            if len(entries) == size:
-                return
-        _index_add(self.in_by_src, src, dst, etype)
-
-
-def _index_add(index: dict[str, IndexEntries], key: str, a: str, b: str) -> None:
-    """Add entry ``(a, b)`` to ``index[key]``, which does not hold it: a new edge's entry."""
-    entries = index.get(key)
-    if entries is None:
-        index[key] = [a, b]
-    elif isinstance(entries, set):
-        entries.add((a, b))
-    elif len(entries) < _SMALL_FLAT:
-        entries.append(a)
-        entries.append(b)
-    else:
-        index[key] = {*index_pairs(entries), (a, b)}
-
-
-def _discard_index(index: dict[str, IndexEntries], key: str, a: str, b: str) -> None:
-    entries = index.get(key)
-    if entries is None:
-        return
-    if isinstance(entries, set):
-        entries.discard((a, b))
-        if len(entries) <= SMALL_INDEX:  # back to a list, as if built by additions alone
-            index[key] = [s for pair in entries for s in pair]
-        return
-    for i in range(0, len(entries), 2):
-        if entries[i] == a and entries[i + 1] == b:
-            del entries[i : i + 2]
-            if not entries:
-                del index[key]
-            return
+        if pairs_add(self.in_edges, dst, etype, src):
+            pairs_insert(self.in_by_src, src, etype, dst)

@@ -26,13 +26,14 @@ import zlib
 from collections.abc import Mapping
 from typing import IO, Any
 
-from pipeline.graph import SMALL_INDEX, GraphPartition, NodeRecord
+from pipeline.entries import SMALL
+from pipeline.graph import GraphPartition, NodeRecord
 
 __all__ = ["FORMAT", "MAGIC", "SnapshotError", "read_snapshot", "write_snapshot"]
 
 MAGIC = b"PEGRAPH\x00"
 #: Bumped whenever the in-memory layout the payload mirrors changes.
-FORMAT = 2
+FORMAT = 3
 
 Offsets = Mapping[int, int | None]
 _LENGTH = struct.Struct(">I")
@@ -46,7 +47,7 @@ def _expected_header(partitions: int) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "partitions": partitions,
-        "small_index": SMALL_INDEX,
+        "small_entries": SMALL,
         "python": list(sys.version_info[:2]),
         "marshal": marshal.version,
     }

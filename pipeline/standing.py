@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from pipeline.entries import out_pairs, pairs
 from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
 from pipeline.steps import Step, StepKind
@@ -161,11 +162,11 @@ def _two_hop_matches(
     for ev in events:
         if ev[0] == "in+" and ev[2] == first:  # a -[first]-> b arrived at b's owner
             a, b = ev[3], ev[1]
-            for etype, c in sorted(graph.out_edges.get(b, {})):
+            for etype, c in sorted(out_pairs(graph.out_edges.get(b))):
                 if etype == second:
                     emit(sid, "two_hop", {"a": a, "b": b, "c": c})
         elif ev[0] == "out+" and ev[2] == second:  # b -[second]-> c arrived at b's owner
             b, c = ev[1], ev[3]
-            for etype, a in sorted(graph.in_edges.get(b, ())):
+            for etype, a in sorted(pairs(graph.in_edges.get(b))):
                 if etype == first:
                     emit(sid, "two_hop", {"a": a, "b": b, "c": c})

@@ -22,6 +22,7 @@ from zlib import crc32
 
 import msgpack
 
+from pipeline.entries import pairs_has
 from pipeline.graph import Dirty, GraphPartition
 
 __all__ = [
@@ -72,9 +73,9 @@ def dirty_writes(graph: GraphPartition, dirty: Dirty) -> list[TableWrite]:
         writes.append((node_key(node_id), value))
     for src, etype, dst in dirty.out_edges:
         # Props are held packed: the bytes are the record's value as they are.
-        writes.append((out_key(src, etype, dst), graph.out_edges.get(src, {}).get((etype, dst))))
+        writes.append((out_key(src, etype, dst), graph.out_props(src, etype, dst)))
     for dst, etype, src in dirty.in_edges:
-        present = (etype, src) in graph.in_edges.get(dst, ())
+        present = pairs_has(graph.in_edges.get(dst), etype, src)
         writes.append((in_key(dst, etype, src), _IN_VALUE if present else None))
     owner = str(graph.partition)
     for key in dirty.watermarks:

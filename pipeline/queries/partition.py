@@ -17,18 +17,19 @@ prefers earlier predecessors needs. ``probe`` ids are reported in ``present`` if
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
 from pipeline.digest import partition_digest
+from pipeline.entries import out_items
 from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
 
 __all__ = ["evaluate_request", "neighbor_ids"]
 
 _Handler = Callable[[Mapping[str, Any], GraphPartition, QueryLimits], Any]
-_other_end = itemgetter(1)  # (type, other) entries of both out_edges and in_edges
+_other_end = itemgetter(1)  # (type, other) keys of the sets and dicts of large containers
 
 
 def evaluate_request(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
@@ -53,28 +54,43 @@ def neighbor_ids(
     Returns ``None`` (leaving ``seen`` as it was) as soon as ``seen`` would grow past
     ``cap``, without looking at the rest of the node's entries.
     """
-    out = graph.out_edges.get(node_id) if direction != "in" else None
-    into = graph.in_edges.get(node_id) if direction != "out" else None
-    sources: list[Collection[tuple[str, str]]] = [e for e in (out, into) if e]
-    if len(seen) + sum(map(len, sources)) <= cap:  # cannot pass the cap: collect at C speed
+    sources: list[tuple[Any, int]] = []  # (a node's container, items per entry)
+    if direction != "in" and (out := graph.out_edges.get(node_id)):
+        sources.append((out, 3))
+    if direction != "out" and (into := graph.in_edges.get(node_id)):
+        sources.append((into, 2))
+    entries_count = sum(len(e) // w if isinstance(e, list) else len(e) for e, w in sources)
+    if len(seen) + entries_count <= cap:  # cannot pass the cap: collect at C speed
         found: set[str] = set()
-        for entries in sources:
+        for entries, width in sources:
             if edge_type is None:
-                found.update(map(_other_end, entries))
+                found.update(
+                    entries[1::width] if isinstance(entries, list) else map(_other_end, entries)
+                )
             else:
-                found.update([other for etype, other in entries if etype == edge_type])
+                found.update(
+                    [other for etype, other in _typed_ends(entries, width) if etype == edge_type]
+                )
         found -= seen
     else:
         found = set()
         room = cap - len(seen)
-        for entries in sources:
-            for etype, other in entries:
+        for entries, width in sources:
+            for etype, other in _typed_ends(entries, width):
                 if (edge_type is None or etype == edge_type) and other not in seen:
                     found.add(other)
                     if len(found) > room:
                         return None
     seen |= found
     return sorted(found)
+
+
+def _typed_ends(entries: Any, width: int) -> Iterable[tuple[str, str]]:
+    """``(type, other end)`` of each entry of a node's container (:mod:`pipeline.entries`);
+    a set or dict is iterated lazily, so a caller that stops early touches only what it read."""
+    if isinstance(entries, list):
+        return zip(entries[::width], entries[1::width], strict=True)
+    return entries  # type: ignore[no-any-return]
 
 
 def _node(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
@@ -145,7 +161,7 @@ def _collect(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLim
         if record is None:
             continue
         nodes.append([node_id, sorted(record.labels), dict(sorted(record.props.items()))])
-        for (etype, dst), props in graph.out_edges.get(node_id, {}).items():
+        for etype, dst, props in out_items(graph.out_edges.get(node_id)):
             if dst in among and (edge_type is None or etype == edge_type):
                 edges.append([node_id, etype, dst, dict(sorted(edge_props(props).items()))])
                 if len(edges) > cap:
@@ -157,14 +173,13 @@ def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits)
     """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending."""
     k = int(request["k"])
     direction: str = request["dir"]
-    out, into = graph.out_edges, graph.in_edges
-    empty: dict[Any, Any] = {}
+    out, into = graph.out_degree, graph.in_degree
     if direction == "out":
-        keyed = ((-len(out.get(n, empty)), n) for n in graph.nodes)
+        keyed = ((-out(n), n) for n in graph.nodes)
     elif direction == "in":
-        keyed = ((-len(into.get(n, empty)), n) for n in graph.nodes)
+        keyed = ((-into(n), n) for n in graph.nodes)
     else:
-        keyed = ((-len(out.get(n, empty)) - len(into.get(n, empty)), n) for n in graph.nodes)
+        keyed = ((-out(n) - into(n), n) for n in graph.nodes)
     return [[node_id, -negative] for negative, node_id in heapq.nsmallest(k, keyed)]
 
 

@@ -36,6 +36,7 @@ from benchmarks.growth_engine import (
 from benchmarks.hub import apply_ops
 from benchmarks.phases import Sizes, prepare
 from benchmarks.report import Measurement, Report
+from pipeline.entries import out_pairs
 
 
 def test_sizes_are_decades_from_ten_thousand_then_the_whole_stream() -> None:
@@ -192,8 +193,8 @@ async def test_engine_growth_on_the_whole_graph_leaves_it_as_it_was() -> None:
         1
         for g in engine.state.graphs
         for edges in g.out_edges.values()
-        for k in edges
-        if k[0] == "G"
+        for etype, _ in out_pairs(edges)
+        if etype == "G"
     )
     assert window_type == 0
 

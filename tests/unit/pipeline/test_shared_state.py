@@ -4,8 +4,8 @@ Ids, edge types and labels are one string object per distinct value however many
 name them (also across partitions of one process), whether the state was built by applying
 decoded parts or rebuilt from table records; edge props are held packed, as the bytes of
 the edge's table record, every edge without props holding :data:`~pipeline.graph.NO_PROPS`;
-a reverse index key with at most
-:data:`~pipeline.graph.SMALL_INDEX` entries holds them in a list, with more in a set.
+a node's entries (out, in, and under a reverse index key) are one flat list while there
+are at most :data:`~pipeline.entries.SMALL` of them, and a dict or set beyond.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 import msgpack
 import pytest
 
-from pipeline.graph import NO_PROPS, SMALL_INDEX, GraphPartition, edge_props, index_pairs
+from pipeline.entries import SMALL, out_count, out_items, out_pairs, pairs, pairs_count
+from pipeline.graph import NO_PROPS, GraphPartition, edge_props
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import (
@@ -67,17 +68,13 @@ def strings_held(graph: GraphPartition) -> Iterator[str]:
         yield from record.labels
     for src, edges in graph.out_edges.items():
         yield src
-        for etype, dst in edges:
+        for etype, dst in out_pairs(edges):
             yield from (etype, dst)
-    for dst, entries in graph.in_edges.items():
-        yield dst
-        for etype, src in entries:
-            yield from (etype, src)
-    for index in (graph.out_by_dst, graph.in_by_src):
-        for key, index_entries in index.items():
+    for index in (graph.in_edges, graph.out_by_dst, graph.in_by_src):
+        for key, entries in index.items():
             yield key
-            for a, b in index_pairs(index_entries):
-                yield from (a, b)
+            for etype, node in pairs(entries):
+                yield from (etype, node)
 
 
 def objects_per_string(graphs: Iterable[GraphPartition]) -> dict[str, set[int]]:
@@ -89,21 +86,25 @@ def objects_per_string(graphs: Iterable[GraphPartition]) -> dict[str, set[int]]:
 
 
 def assert_consistent(graph: GraphPartition) -> None:
-    """The reverse indexes mirror the edge entries exactly, in their size-given form."""
-    out_entries = {(s, t, d) for s, edges in graph.out_edges.items() for t, d in edges}
-    by_dst = {(s, t, d) for d, entries in graph.out_by_dst.items() for s, t in index_pairs(entries)}
-    in_entries = {(d, t, s) for d, entries in graph.in_edges.items() for t, s in entries}
-    by_src = {(d, t, s) for s, entries in graph.in_by_src.items() for d, t in index_pairs(entries)}
+    """The reverse indexes mirror the edge entries exactly, every container in its
+    size-given form, without repeats."""
+    out_entries = {(s, t, d) for s, edges in graph.out_edges.items() for t, d in out_pairs(edges)}
+    by_dst = {(s, t, d) for d, entries in graph.out_by_dst.items() for t, s in pairs(entries)}
+    in_entries = {(d, t, s) for d, entries in graph.in_edges.items() for t, s in pairs(entries)}
+    by_src = {(d, t, s) for s, entries in graph.in_by_src.items() for t, d in pairs(entries)}
     assert by_dst == out_entries
     assert by_src == in_entries
     assert graph.edge_count == len(out_entries)
-    for index in (graph.out_by_dst, graph.in_by_src):
+    for index in (graph.in_edges, graph.out_by_dst, graph.in_by_src):
         for entries in index.values():
-            pairs = index_pairs(entries)
-            assert pairs and len(set(pairs)) == len(pairs)
-            assert isinstance(entries, list) == (len(pairs) <= SMALL_INDEX)
+            held = pairs(entries)
+            assert held and len(set(held)) == len(held) == pairs_count(entries)
+            assert isinstance(entries, list) == (len(held) <= SMALL)
     for edges in graph.out_edges.values():
-        for props in edges.values():
+        held_out = out_pairs(edges)
+        assert held_out and len(set(held_out)) == len(held_out) == out_count(edges)
+        assert isinstance(edges, list) == (len(held_out) <= SMALL)
+        for _, _, props in out_items(edges):
             assert props == NO_PROPS or edge_props(props)
     assert edge_props(NO_PROPS) == {}
 
@@ -112,24 +113,24 @@ def semantic_state(graph: GraphPartition) -> tuple[Any, ...]:
     """What the partition holds, regardless of how its containers are laid out."""
     return (
         {k: (sorted(v.labels), v.props) for k, v in graph.nodes.items()},
-        graph.out_edges,
-        graph.in_edges,
-        {k: set(index_pairs(v)) for k, v in graph.out_by_dst.items()},
-        {k: set(index_pairs(v)) for k, v in graph.in_by_src.items()},
+        {k: {(t, d): p for t, d, p in out_items(v)} for k, v in graph.out_edges.items()},
+        {k: set(pairs(v)) for k, v in graph.in_edges.items()},
+        {k: set(pairs(v)) for k, v in graph.out_by_dst.items()},
+        {k: set(pairs(v)) for k, v in graph.in_by_src.items()},
         graph.edge_count,
     )
 
 
 def random_ops(rng: random.Random, count: int) -> list[Op]:
-    ids = [f"node-{i}" for i in range(30)] + ["hub"]
+    ids = [f"node-{i}" for i in range(90)] + ["hub"]
     types = ["KNOWS", "LIKES", ""]
     ops: list[Op] = []
     for _ in range(count):
         r = rng.random()
         src, dst = rng.choice(ids), rng.choice(ids)
         if r < 0.2:
-            src = rng.choice(ids[:20])
-            dst = "hub"  # many entries under one index key: past SMALL_INDEX and back
+            src = rng.choice(ids[:80])
+            dst = "hub"  # many entries under one key: past SMALL and back
         if r < 0.6:
             props = rng.choice([{}, {}, {"w": rng.randrange(3)}, {"w": None}])
             ops.append(UpsertEdge(src, dst, rng.choice(types), props))
@@ -154,11 +155,11 @@ def test_edges_to_one_destination_share_its_id_and_type_objects_after_apply_and_
     cluster = Cluster(1)
     cluster.apply(ops)
     for graph in (cluster.graphs[0], cluster.rebuilt()[0]):
-        (key_a,) = graph.out_edges["alice"]
-        (key_b,) = graph.out_edges["bob"]
+        (key_a,) = out_pairs(graph.out_edges["alice"])
+        (key_b,) = out_pairs(graph.out_edges["bob"])
         assert key_a == key_b == ("KNOWS", "hub-1")
         assert key_a[0] is key_b[0] and key_a[1] is key_b[1]
-        in_types = {id(etype) for etype, _ in graph.in_edges["hub-1"]}
+        in_types = {id(etype) for etype, _ in pairs(graph.in_edges["hub-1"])}
         assert in_types == {id(key_a[0])}
         hub_ids = {id(s) for s in strings_held(graph) if s == "hub-1"}
         assert hub_ids == {id(key_a[1])}
@@ -176,8 +177,13 @@ def test_every_distinct_string_is_one_object_across_partitions_applied_and_rebui
     for start in range(0, len(ops), 40):
         cluster.apply(ops[start : start + 40])
     rebuilt = cluster.rebuilt()
-    forms = {type(v) for g in cluster.graphs.values() for v in g.out_by_dst.values()}
-    assert forms == {list, set}  # both layouts of the reverse indexes occur
+    forms = {
+        type(entries)
+        for g in cluster.graphs.values()
+        for index in (g.in_edges, g.out_by_dst)
+        for entries in index.values()
+    }
+    assert forms == {list, set}  # both layouts of the containers occur
     for graphs in (cluster.graphs, rebuilt):
         found = objects_per_string(graphs.values())
         assert found and all(len(objects) == 1 for objects in found.values())
@@ -191,23 +197,23 @@ def test_edge_props_are_held_as_the_bytes_of_their_table_record() -> None:
     cluster = Cluster(1)
     cluster.apply([UpsertEdge("alice", "x", "T", {}), UpsertEdge("bob", "x", "T", {})])
     graph = cluster.graphs[0]
-    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
-    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+    assert graph.out_props("alice", "T", "x") is NO_PROPS
+    assert graph.out_props("bob", "T", "x") is NO_PROPS
 
     cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1, "gone": None})])
-    held = graph.out_edges["alice"][("T", "x")]
+    held = graph.out_props("alice", "T", "x")
     assert edge_props(held) == {"w": 1}
     assert held == cluster.table[out_key("alice", "T", "x")]
-    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+    assert graph.out_props("bob", "T", "x") is NO_PROPS
     assert edge_props(NO_PROPS) == {}
 
     cluster.apply([UpsertEdge("alice", "x", "T", {"w": 2, "z": [0, "é"]})])
-    assert edge_props(graph.out_edges["alice"][("T", "x")]) == {"w": 2, "z": [0, "é"]}
-    assert graph.out_edges["bob"][("T", "x")] is NO_PROPS
+    assert edge_props(graph.out_props("alice", "T", "x")) == {"w": 2, "z": [0, "é"]}
+    assert graph.out_props("bob", "T", "x") is NO_PROPS
     # A changed value of another type, even nested, is a change; the same value is not.
     cluster.apply([UpsertEdge("alice", "x", "T", {"z": [False, "é"]})])
-    assert edge_props(graph.out_edges["alice"][("T", "x")]) == {"w": 2, "z": [False, "é"]}
-    assert type(edge_props(graph.out_edges["alice"][("T", "x")])["z"][0]) is bool
+    assert edge_props(graph.out_props("alice", "T", "x")) == {"w": 2, "z": [False, "é"]}
+    assert type(edge_props(graph.out_props("alice", "T", "x"))["z"][0]) is bool
     graph.take_dirty()
     graph.apply(decoded(route_chunk([UpsertEdge("alice", "x", "T", {"w": 2})], 1)[0]))
     assert not graph.take_dirty()
@@ -218,9 +224,9 @@ def test_removing_the_last_prop_of_an_edge_returns_it_to_the_shared_empty_props(
     cluster.apply([UpsertEdge("alice", "x", "T", {"w": 1, "z": 2})])
     cluster.apply([UpsertEdge("alice", "x", "T", {"w": None, "z": None})])
     graph = cluster.graphs[0]
-    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert graph.out_props("alice", "T", "x") is NO_PROPS
     assert msgpack.unpackb(cluster.table[out_key("alice", "T", "x")]) == {}
-    assert cluster.rebuilt()[0].out_edges["alice"][("T", "x")] is NO_PROPS
+    assert cluster.rebuilt()[0].out_props("alice", "T", "x") is NO_PROPS
 
 
 def test_removing_a_missing_prop_of_an_edge_without_props_writes_nothing() -> None:
@@ -229,18 +235,18 @@ def test_removing_a_missing_prop_of_an_edge_without_props_writes_nothing() -> No
     graph.apply(decoded(steps))
     graph.take_dirty()
     graph.apply(decoded(route_chunk([UpsertEdge("alice", "x", "T", {"w": None})], 1)[0]))
-    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert graph.out_props("alice", "T", "x") is NO_PROPS
     assert not graph.take_dirty()
 
 
 def test_out_record_without_props_loads_the_shared_empty_props_by_either_decoder() -> None:
     cluster = Cluster(1)
     cluster.apply([UpsertEdge("alice", "x", "T", {})])
-    assert cluster.rebuilt()[0].out_edges["alice"][("T", "x")] is NO_PROPS
+    assert cluster.rebuilt()[0].out_props("alice", "T", "x") is NO_PROPS
     graph = GraphPartition(0)
     key = out_key("alice", "T", "x")
     decode_record(key, cluster.table[key], graph)
-    assert graph.out_edges["alice"][("T", "x")] is NO_PROPS
+    assert graph.out_props("alice", "T", "x") is NO_PROPS
 
 
 def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
@@ -250,37 +256,47 @@ def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
             graph.load_out_edge(src, "T", "hub", NO_PROPS)
             graph.load_in_edge("hub", "T", src)
     assert graph.edge_count == 6
-    assert sorted(index_pairs(graph.out_by_dst["hub"])) == [(f"a{i}", "T") for i in range(1, 7)]
-    assert sorted(graph.in_edges["hub"]) == [("T", f"a{i}") for i in range(1, 7)]
+    assert sorted(pairs(graph.out_by_dst["hub"])) == [("T", f"a{i}") for i in range(1, 7)]
+    assert sorted(pairs(graph.in_edges["hub"])) == [("T", f"a{i}") for i in range(1, 7)]
     assert_consistent(graph)
 
 
-def test_reverse_index_key_holds_a_list_up_to_the_small_size_and_a_set_beyond() -> None:
+def test_a_nodes_entries_are_a_list_up_to_the_small_size_and_hashed_beyond() -> None:
     cluster = Cluster(1)
     graph = cluster.graphs[0]
-    sources = [f"src-{i}" for i in range(SMALL_INDEX + 2)]
-    for count, src in enumerate(sources, 1):
-        cluster.apply([UpsertEdge(src, "hub", "T", {})])
-        entries = graph.out_by_dst["hub"]
-        assert isinstance(entries, list if count <= SMALL_INDEX else set)
-        assert set(index_pairs(entries)) == {(s, "T") for s in sources[:count]}
-    for count in range(len(sources) - 1, 0, -1):
-        cluster.apply([DeleteEdge(sources[count], "hub", "T")])
-        entries = graph.out_by_dst["hub"]
-        assert isinstance(entries, list if count <= SMALL_INDEX else set)
-        assert set(index_pairs(entries)) == {(s, "T") for s in sources[:count]}
-    cluster.apply([DeleteEdge(sources[0], "hub", "T")])
+    spokes = [f"spoke-{i}" for i in range(SMALL + 2)]
+
+    def check(count: int) -> None:
+        expected = {("T", s) for s in spokes[:count]}
+        small = count <= SMALL
+        for index in (graph.out_by_dst, graph.in_edges):
+            assert isinstance(index["hub"], list if small else set)
+            assert set(pairs(index["hub"])) == expected
+        assert isinstance(graph.out_edges["hub"], list if small else dict)
+        assert set(out_pairs(graph.out_edges["hub"])) == {("U", s) for s in spokes[:count]}
+        assert_consistent(graph)
+
+    for count, spoke in enumerate(spokes, 1):
+        cluster.apply([UpsertEdge(spoke, "hub", "T", {}), UpsertEdge("hub", spoke, "U", {})])
+        check(count)
+    for count in range(len(spokes) - 1, 0, -1):
+        gone = spokes[count]
+        cluster.apply([DeleteEdge(gone, "hub", "T"), DeleteEdge("hub", gone, "U")])
+        check(count)
+    cluster.apply([DeleteEdge(spokes[0], "hub", "T"), DeleteEdge("hub", spokes[0], "U")])
     assert "hub" not in graph.out_by_dst and "hub" not in graph.in_edges
+    assert "hub" not in graph.out_edges
 
 
-@pytest.mark.parametrize("spokes", [SMALL_INDEX, SMALL_INDEX + 3])
+@pytest.mark.parametrize("spokes", [SMALL, SMALL + 3])
 def test_node_delete_removes_entries_from_index_lists_and_sets_alike(spokes: int) -> None:
     cluster = Cluster(1)
     names = [f"spoke-{i}" for i in range(spokes)]
     cluster.apply([UpsertEdge(s, "hub", "T", {}) for s in names])
     cluster.apply([UpsertEdge("hub", s, "U", {}) for s in names])
     graph = cluster.graphs[0]
-    assert isinstance(graph.out_by_dst["hub"], list if spokes <= SMALL_INDEX else set)
+    assert isinstance(graph.out_by_dst["hub"], list if spokes <= SMALL else set)
+    assert isinstance(graph.out_edges["hub"], list if spokes <= SMALL else dict)
     cluster.apply([DeleteNode("hub")])
     assert "hub" not in graph.nodes
     assert graph.edge_count == 0

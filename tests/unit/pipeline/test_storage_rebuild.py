@@ -8,6 +8,7 @@ from typing import Any
 import msgpack
 import pytest
 
+from pipeline.entries import out_items, pairs
 from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
 from pipeline.routing import route_chunk
@@ -80,10 +81,10 @@ def _state(graph: GraphPartition) -> tuple[Any, ...]:
     nodes = {k: (sorted(v.labels), v.props) for k, v in graph.nodes.items()}
     return (
         nodes,
-        graph.out_edges,
-        graph.in_edges,
-        graph.out_by_dst,
-        graph.in_by_src,
+        {k: {(t, d): p for t, d, p in out_items(v)} for k, v in graph.out_edges.items()},
+        {k: set(pairs(v)) for k, v in graph.in_edges.items()},
+        {k: set(pairs(v)) for k, v in graph.out_by_dst.items()},
+        {k: set(pairs(v)) for k, v in graph.in_by_src.items()},
         graph.edge_count,
         graph.standing,
         graph.watermarks,
