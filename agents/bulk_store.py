@@ -19,6 +19,15 @@ and makes only the bulk of that replay fast:
 
 Standby partitions, and active partitions whose bulk read failed, get Faust's own replay.
 With transactions (``exactly_once``) the bulk read is skipped: it would read aborted records.
+
+Edge records are nearly all of a graph's records, and the worker's graph holds what they
+say. So once the graph of an active partition with a known offset is built, the store hands
+that partition's edge records over to it (:meth:`BulkRestoreStore.hand_over`): it drops
+them and keeps none the worker writes later, holding only the partition's other records.
+Records Faust replays for a handed-over partition (a rebalance that keeps it here replays
+what was written after the store's offset) are kept in order, deletions included, until
+the graph takes them (:meth:`BulkRestoreStore.take_pending`). A partition that leaves, or
+whose offset is forgotten, is no longer handed over: it is read in full when it comes back.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from faust.stores.memory import Store as MemoryStore
 from faust.types import TP, EventT
 
 from agents.changelog_reader import ChangelogReader, PartitionRead
+from pipeline.storage import TableWrite, is_edge_record
 
 __all__ = ["OPTION", "SCHEME", "BulkRestore", "BulkRestoreStore", "store_url"]
 
@@ -66,6 +76,10 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
         self._offsets: dict[TP, int] = {}  # active partition -> last changelog offset held
         self._held: set[int] = set()  # partitions whose records the store may hold
         self.bulk_records = 0  # records applied by bulk reads since the process started
+        # Active partitions whose edge records the worker's graph holds instead of the store,
+        # and the records Faust replayed for them since, in order (None: a deletion).
+        self._handed: set[int] = set()
+        self._pending: dict[int, list[TableWrite]] = {}
 
     @property
     def _bulk(self) -> BulkRestore | None:
@@ -91,7 +105,57 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
         events = batch if isinstance(batch, list) else list(batch)
         super().apply_changelog_batch(events, to_key, to_value)
         for event in events:
-            self.set_persisted_offset(event.message.tp, event.message.offset)
+            message = event.message
+            self.set_persisted_offset(message.tp, message.offset)
+            key = event.key
+            if message.partition in self._handed and isinstance(key, bytes):
+                self._pending.setdefault(message.partition, []).append((key, message.value))
+                if is_edge_record(key):
+                    self.data.pop(key, None)
+                    self._key_partition.pop(key, None)
+
+    def keeps_edges(self, partition: int) -> bool:
+        """Whether the store holds ``partition``'s edge records (not handed over)."""
+        return partition not in self._handed
+
+    def handed_over(self) -> set[int]:
+        return set(self._handed)
+
+    def take_pending(self, partition: int) -> list[TableWrite]:
+        """The records replayed for handed-over ``partition`` since the last call, in order."""
+        return self._pending.pop(partition, [])
+
+    def release(self, partitions: Iterable[int]) -> None:
+        """Stop handing ``partitions`` over and forget their offsets: a later rebalance reads
+        them in full."""
+        gone = set(partitions)
+        self._handed -= gone
+        for partition in gone:
+            self._pending.pop(partition, None)
+        for tp in [tp for tp in self._offsets if tp.partition in gone]:
+            del self._offsets[tp]
+
+    def hand_over(self, partitions: Iterable[int]) -> set[int]:
+        """Drop the edge records of ``partitions`` whose graph the worker now holds, and keep
+        none of theirs from now on. Only active partitions with a known offset qualify (the
+        store can tell exactly what a later rebalance replays); returns those handed over."""
+        if self._bulk is None:
+            return set()
+        known = {tp.partition for tp in self._offsets}
+        new = (set(partitions) & known) - self._handed
+        if not new:
+            return set()
+        self._handed |= new
+        holder = self._bulk.key_holder
+        if self._held <= self._handed:  # no partition's edge records stay: skip the owners
+            doomed = [key for key in self.data if is_edge_record(key)]
+        else:
+            doomed = [key for key in self.data if is_edge_record(key) and holder(key) in new]
+        for key in doomed:
+            del self.data[key]
+            self._key_partition.pop(key, None)
+        log.info("edge records handed to the graph", partitions=sorted(new), records=len(doomed))
+        return new
 
     async def on_rebalance(
         self,
@@ -109,6 +173,9 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
         standbys = {tp for tp in self.app.assignor.assigned_standbys() if tp.topic == topic}
         for tp in [tp for tp in self._offsets if tp not in actives]:
             del self._offsets[tp]
+        self._handed &= {tp.partition for tp in self._offsets}
+        for partition in [p for p in self._pending if p not in self._handed]:
+            del self._pending[partition]
         to_read = actives - self._offsets.keys()
         if self.app.in_transaction or generation_id != self.app.consumer_generation_id:
             to_read = set()

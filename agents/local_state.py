@@ -22,7 +22,7 @@ from faust.types import TP
 
 from pipeline.graph import GraphPartition
 from pipeline.snapshot import SnapshotError, read_snapshot, write_snapshot
-from pipeline.storage import rebuild_partitions
+from pipeline.storage import apply_records, rebuild_partitions
 
 __all__ = ["SNAPSHOT_SECONDS_PER_EDGE", "LocalGraphs", "raw_records"]
 
@@ -69,8 +69,11 @@ class LocalGraphs:
     ) -> None:
         """Replace local state with what the table holds for the active apply partitions.
 
-        With ``snapshot`` (the file :meth:`write_snapshot` writes), partitions whose store
-        offset still matches come from it; the rest from the store's records.
+        A partition whose edge records the store handed over to the graph held here (the
+        memory store, :mod:`agents.bulk_store`) stays, brought up to date with the records
+        Faust replayed since. With ``snapshot`` (the file :meth:`write_snapshot` writes),
+        partitions whose store offset still matches come from it; the rest from the store's
+        records, after which the store hands the edge records of all of them over.
 
         The rebuild creates millions of objects that live on. So the collector runs once
         before it (what is garbage by then is freed, not kept), stays off during it, and the
@@ -78,18 +81,30 @@ class LocalGraphs:
         """
         wanted = {tp.partition for tp in actives if tp.topic == apply_topic}
         started = time.perf_counter()
+        store = table.data
+        handed: set[int] = store.handed_over() if hasattr(store, "handed_over") else set()
+        if handed - wanted:  # not expected (both follow the assignment): read them in full
+            store.release(handed - wanted)
+        lost = (handed & wanted) - self._graphs.keys()
+        if lost:  # cannot happen: a graph is dropped only when its partition leaves
+            raise RuntimeError(f"edge records of partitions {sorted(lost)} held nowhere")
         enabled = gc.isenabled()
         gc.collect()
         gc.disable()
         try:
-            graphs = (
-                {} if snapshot is None else _from_snapshot(snapshot, table, self.partitions, wanted)
-            )
+            graphs = {p: self._graphs[p] for p in wanted & handed}
+            for p, graph in graphs.items():  # what Faust replayed since they were built
+                apply_records(store.take_pending(p), graph)
+            kept = set(graphs)
+            if snapshot is not None:
+                graphs.update(_from_snapshot(snapshot, table, self.partitions, wanted - kept))
             from_store = wanted - graphs.keys()
             if from_store:
-                records = raw_records(table.data)
+                records = raw_records(store)
                 graphs.update(rebuild_partitions(records, self.partitions, from_store))
             self._graphs = graphs
+            if hasattr(store, "hand_over"):
+                store.hand_over(wanted)
         finally:
             gc.freeze()
             if enabled:
@@ -97,11 +112,12 @@ class LocalGraphs:
         self.assigned = wanted
         self.unsettled = set()
         self.rebuild_seconds = time.perf_counter() - started
-        self.from_snapshot = wanted - from_store
+        self.from_snapshot = wanted - from_store - kept
         log.info(
             "graph state rebuilt",
             partitions=sorted(wanted),
             from_snapshot=sorted(self.from_snapshot),
+            kept=sorted(kept),
             nodes=sum(g.node_count for g in self._graphs.values()),
             edges=sum(g.edge_count for g in self._graphs.values()),
             seconds=round(self.rebuild_seconds, 3),

@@ -12,7 +12,9 @@ record batch on the app's own producer, so:
 - one part's records normally travel as one record batch, which the broker appends whole;
 - once the broker has acknowledged a part's records, the store is told the offset of the
   last one (``set_persisted_offset``): RocksDB keeps it on disk and the memory store of
-  :mod:`agents.bulk_store` in memory, so a restart or rebalance replays only what came after.
+  :mod:`agents.bulk_store` in memory, so a restart or rebalance replays only what came after;
+- a memory store that handed a partition's edge records over to the worker's graph gets
+  only that partition's other records.
 
 Must be called inside the agent's processing of the event (the RocksDB store picks its
 partition database from the current event).
@@ -26,7 +28,7 @@ from typing import Any
 
 from faust.types import TP
 
-from pipeline.storage import TableWrite
+from pipeline.storage import TableWrite, is_edge_record
 
 __all__ = ["write_records"]
 
@@ -71,6 +73,9 @@ async def write_records(
     sent.append(await producer.send_batch(batch, topic, partition=partition))
     store = table.data
     tp = TP(topic, partition)
+    keeps_edges = getattr(store, "keeps_edges", None)
+    if keeps_edges is not None and not keeps_edges(partition):  # the graph holds them
+        writes = [(key, value) for key, value in writes if not is_edge_record(key)]
     if store_after_ack:
         acked = await asyncio.gather(*sent)
         _store(store, writes)

@@ -18,7 +18,8 @@ or a record are fresh objects otherwise). An edge's props are held msgpack-encod
 (:data:`PackedProps`, read with :func:`edge_props`): one small bytes object instead of a
 dict and its values (37 bytes for ``{"w": 5}`` against about 210), exactly the bytes of the
 edge's table record, so writing the record encodes nothing and a rebuild decodes nothing.
-Every edge without props holds :data:`NO_PROPS`. A node's entries are one flat list while
+Every edge without props holds :data:`NO_PROPS`, every node without labels and props
+:data:`BARE`. A node's entries are one flat list while
 there are few of them, a set or dict when there are many (:mod:`pipeline.entries`).
 """
 
@@ -49,6 +50,7 @@ from pipeline.entries import (
 from pipeline.steps import Step, StepKind
 
 __all__ = [
+    "BARE",
     "NO_PROPS",
     "Dirty",
     "GraphPartition",
@@ -87,6 +89,12 @@ class NodeRecord:
 
     labels: set[str] = field(default_factory=set)
     props: dict[str, Any] = field(default_factory=dict)
+
+
+BARE = NodeRecord()
+"""The one record of every node without labels and props (most nodes an edge brings in),
+which would otherwise take ~340 bytes each for an empty set and dict. Shared, so never changed
+in place: a node upsert gives the node a record of its own first."""
 
 
 @dataclass(slots=True)
@@ -219,13 +227,15 @@ class GraphPartition:
     def _ensure_node(self, node_id: str) -> NodeRecord:
         record = self.nodes.get(node_id)
         if record is None:
-            record = self.nodes[node_id] = NodeRecord()
+            record = self.nodes[node_id] = BARE
             self._dirty.nodes.add(node_id)
         return record
 
     def _node_upsert(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
         node_id = _intern(node_id)
         record = self._ensure_node(node_id)
+        if record is BARE:
+            record = self.nodes[node_id] = NodeRecord()
         changed = False
         events = self.events
         for label in labels:
@@ -250,7 +260,7 @@ class GraphPartition:
     def _out_upsert(self, src: str, etype: str, dst: str, props: Mapping[str, Any]) -> None:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
         if src not in self.nodes:
-            self.nodes[src] = NodeRecord()
+            self.nodes[src] = BARE
             self._dirty.nodes.add(src)
         current = out_get(self.out_edges.get(src), etype, dst)
         if current is None:
@@ -269,7 +279,7 @@ class GraphPartition:
     def _in_upsert(self, dst: str, etype: str, src: str) -> None:
         dst, etype, src = _intern(dst), _intern(etype), _intern(src)
         if dst not in self.nodes:
-            self.nodes[dst] = NodeRecord()
+            self.nodes[dst] = BARE
             self._dirty.nodes.add(dst)
         if not pairs_add(self.in_edges, dst, etype, src):
             return
@@ -357,13 +367,25 @@ class GraphPartition:
     # -- loading from stored records -------------------------------------------------------
 
     def load_node(self, node_id: str, labels: Iterable[str], props: Mapping[str, Any]) -> None:
-        self.nodes[_intern(node_id)] = NodeRecord(set(map(_intern, labels)), dict(props))
+        record = NodeRecord(set(map(_intern, labels)), dict(props))
+        self.nodes[_intern(node_id)] = record if record.labels or record.props else BARE
 
     def load_out_edge(self, src: str, etype: str, dst: str, props: PackedProps) -> None:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
         if out_put(self.out_edges, src, etype, dst, NO_PROPS if props == NO_PROPS else props):
             self._edge_count += 1
             pairs_insert(self.out_by_dst, dst, etype, src)
+
+    def unload_out_edge(self, src: str, etype: str, dst: str) -> None:
+        """Forget an out entry whose record was deleted (nothing is marked to write)."""
+        if out_pop(self.out_edges, src, etype, dst) is not None:
+            self._edge_count -= 1
+            pairs_discard(self.out_by_dst, dst, etype, src)
+
+    def unload_in_edge(self, dst: str, etype: str, src: str) -> None:
+        """Forget an in entry whose record was deleted (nothing is marked to write)."""
+        if pairs_discard(self.in_edges, dst, etype, src):
+            pairs_discard(self.in_by_src, src, etype, dst)
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)

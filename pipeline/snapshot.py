@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from pipeline.entries import SMALL
-from pipeline.graph import GraphPartition, NodeRecord
+from pipeline.graph import BARE, GraphPartition, NodeRecord
 
 __all__ = ["FORMAT", "MAGIC", "SnapshotError", "read_snapshot", "write_snapshot"]
 
@@ -134,7 +134,10 @@ def _graph(partition: int, state: tuple[Any, ...]) -> GraphPartition:
         deferred,
     ) = state
     graph = GraphPartition(partition)
-    graph.nodes = {k: NodeRecord(labels, props) for k, (labels, props) in nodes.items()}
+    graph.nodes = {
+        k: NodeRecord(labels, props) if labels or props else BARE
+        for k, (labels, props) in nodes.items()
+    }
     graph.out_edges = out_edges
     graph.in_edges = in_edges
     graph.out_by_dst = out_by_dst

@@ -27,14 +27,17 @@ from pipeline.graph import Dirty, GraphPartition
 
 __all__ = [
     "TableWrite",
+    "apply_records",
     "decode_record",
     "dirty_writes",
     "in_key",
+    "is_edge_record",
     "key_holder",
     "node_key",
     "out_key",
     "owner_of_key",
     "rebuild_partitions",
+    "remove_record",
     "standing_key",
 ]
 
@@ -141,6 +144,44 @@ def decode_record(key: bytes, value: bytes, graph: GraphPartition) -> None:
         graph.load_in_edge(parts[0], parts[1], parts[2])
     else:
         raise ValueError(f"unknown record kind {kind!r}")
+
+
+def is_edge_record(key: bytes) -> bool:
+    """Whether ``key`` is an out or in record (nearly all records of a graph)."""
+    return key[0] in (_O, _I)
+
+
+def remove_record(key: bytes, graph: GraphPartition) -> None:
+    """Forget what the deleted record ``key`` held; raises ``ValueError`` on an unknown record."""
+    kind = key[:1]
+    body = key[1:].decode("utf-8")
+    if kind == b"n":
+        graph.nodes.pop(body, None)
+    elif kind == b"s":
+        graph.standing.pop(body, None)
+    elif kind in (b"w", b"c"):
+        _owner, name = body.split(_SEP, 1)
+        (graph.watermarks if kind == b"w" else graph.deferred).pop(name, None)
+    elif kind in (b"o", b"i"):
+        parts = body.split(_SEP)
+        if len(parts) != 3:
+            raise ValueError(f"malformed edge record key {key[:80]!r}")
+        if kind == b"o":
+            graph.unload_out_edge(parts[0], parts[1], parts[2])
+        else:
+            graph.unload_in_edge(parts[0], parts[1], parts[2])
+    else:
+        raise ValueError(f"unknown record kind {kind!r}")
+
+
+def apply_records(records: Iterable[tuple[bytes, bytes | None]], graph: GraphPartition) -> None:
+    """Bring ``graph`` to what a rebuild would give after ``records`` were written, in order,
+    over the records it was built from: a value loads its record, ``None`` removes it."""
+    for key, value in records:
+        if value is None:
+            remove_record(key, graph)
+        else:
+            decode_record(key, value, graph)
 
 
 def rebuild_partitions(

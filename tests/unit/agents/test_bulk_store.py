@@ -157,3 +157,72 @@ async def test_recovery_completion_drops_standby_records_but_not_shared_ones() -
     await store.on_recovery_completed({tp(0)}, {tp(2)})
     assert b"k2-a" not in store.data and store.data[SHARED] == b"p"
     assert len(keys_of(store, 0)) == 10
+
+
+def edge_keys(store: Any) -> set[bytes]:
+    return {k for k in store.data if k[:1] in (b"o", b"i")}
+
+
+async def handed_store(actives: set[int], standbys: Iterable[int] = ()) -> Any:
+    store = make_store(actives, standbys)
+    await rebalance(store)
+    for p in {*actives, *standbys}:
+        store.data[f"o{p}-edge".encode()] = b"props"
+        store.data[f"i{p}-edge".encode()] = b"\x01"
+    return store
+
+
+async def test_handing_over_drops_only_the_edge_records_of_those_partitions() -> None:
+    store = await handed_store({0, 1}, standbys={2})
+    assert store.hand_over({0}) == {0}
+    assert edge_keys(store) == {b"o1-edge", b"i1-edge", b"o2-edge", b"i2-edge"}
+    assert len(keys_of(store, 0)) == 10  # its other records stay
+    assert not store.keeps_edges(0) and store.keeps_edges(1) and store.handed_over() == {0}
+    assert store.hand_over({0, 1}) == {1}
+    assert edge_keys(store) == {b"o2-edge", b"i2-edge"}  # the standby's stay
+
+
+async def test_only_active_partitions_with_a_known_offset_are_handed_over() -> None:
+    FakeReader.failing = {1}
+    store = await handed_store({0, 1}, standbys={2})
+    assert store.hand_over({0, 1, 2}) == {0}
+    assert b"o1-edge" in store.data and store.keeps_edges(1) and store.keeps_edges(2)
+
+
+async def test_replayed_records_of_a_handed_over_partition_wait_in_order() -> None:
+    store = await handed_store({0, 1})
+    store.hand_over({0})
+    store.apply_changelog_batch(
+        [
+            event(0, 10, b"o0-new", b"p"),
+            event(1, 11, b"o1-new", b"p"),
+            event(0, 12, b"k0-1", None),
+            event(0, 13, b"o0-new", None),
+            event(0, 14, b"k0-2", b"w"),
+        ],
+        same,
+        same,
+    )
+    assert store.take_pending(0) == [
+        (b"o0-new", b"p"),
+        (b"k0-1", None),
+        (b"o0-new", None),
+        (b"k0-2", b"w"),
+    ]
+    assert store.take_pending(0) == [] and store.take_pending(1) == []
+    assert b"o0-new" not in store.data and store.data[b"o1-new"] == b"p"
+    assert store.data[b"k0-2"] == b"w" and store.persisted_offset(tp(0)) == 14
+
+
+async def test_a_partition_that_leaves_is_read_in_full_when_it_comes_back() -> None:
+    store = await handed_store({0, 1})
+    store.hand_over({0, 1})
+    store.apply_changelog_batch([event(0, 10, b"o0-x", b"p")], same, same)
+    assign(store, {1})
+    await rebalance(store)
+    assert store.handed_over() == {1} and store.take_pending(0) == []
+    assign(store, {0, 1})
+    await rebalance(store)
+    assert FakeReader.requests[-1] == [0] and store.keeps_edges(0)
+    store.release({1})
+    assert store.keeps_edges(1) and store.persisted_offset(tp(1)) is None

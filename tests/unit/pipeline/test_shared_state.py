@@ -18,7 +18,7 @@ import msgpack
 import pytest
 
 from pipeline.entries import SMALL, out_count, out_items, out_pairs, pairs, pairs_count
-from pipeline.graph import NO_PROPS, GraphPartition, edge_props
+from pipeline.graph import BARE, NO_PROPS, GraphPartition, NodeRecord, edge_props
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import (
@@ -337,3 +337,17 @@ def test_prop_changed_only_in_a_nested_type_is_a_change() -> None:
     graph.apply([(StepKind.NODE_UPSERT, "0", [], {"k": [[False, "é"]]})])
     assert graph.nodes["0"].props["k"][0][0] is False
     assert "0" in graph.take_dirty().nodes
+
+
+def test_nodes_without_labels_or_props_share_one_record_that_upserts_never_change() -> None:
+    cluster = Cluster(1)
+    cluster.apply([UpsertEdge("alice", "bob", "T", {}), UpsertEdge("bob", "carol", "T", {})])
+    graph = cluster.graphs[0]
+    assert all(graph.nodes[n] is BARE for n in ("alice", "bob", "carol"))
+    cluster.apply([UpsertNode("bob", ("Person",), {"age": 3})])
+    assert graph.nodes["bob"] is not BARE
+    assert graph.nodes["bob"] == NodeRecord({"Person"}, {"age": 3})
+    assert NodeRecord() == BARE and graph.nodes["alice"] is BARE
+    rebuilt = cluster.rebuilt()[0]
+    assert rebuilt.nodes["alice"] is BARE and rebuilt.nodes["carol"] is BARE
+    assert rebuilt.nodes["bob"] == NodeRecord({"Person"}, {"age": 3})

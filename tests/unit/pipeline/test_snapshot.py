@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.digest import partition_digest
 from pipeline.entries import out_items
-from pipeline.graph import NO_PROPS, GraphPartition, edge_props
+from pipeline.graph import BARE, NO_PROPS, GraphPartition, edge_props
 from pipeline.snapshot import MAGIC, SnapshotError, read_snapshot, write_snapshot
 from pipeline.steps import StepKind
 from pipeline.storage import dirty_writes
@@ -99,6 +99,8 @@ def test_edge_props_come_back_packed_and_later_upserts_change_only_their_edge(
 ) -> None:
     graphs, _ = loaded(written(cluster.graphs, {}))
     hub_graph = next(g for g in graphs.values() if "hub" in g.out_edges)
+    leaf_owner = next(g for g in graphs.values() if "leaf0" in g.nodes)
+    assert leaf_owner.nodes["leaf0"] is BARE  # no labels, no props: the shared record
     leaves = [props for _, _, props in out_items(hub_graph.out_edges["hub"])]
     assert len(leaves) == 40 and all(props == NO_PROPS for props in leaves)
     assert len({id(props) for props in leaves}) == 1  # one object for them all

@@ -13,6 +13,8 @@ from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
 from pipeline.routing import route_chunk
 from pipeline.storage import (
+    TableWrite,
+    apply_records,
     decode_record,
     dirty_writes,
     in_key,
@@ -21,6 +23,7 @@ from pipeline.storage import (
     out_key,
     owner_of_key,
     rebuild_partitions,
+    remove_record,
     standing_key,
 )
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
@@ -128,3 +131,49 @@ def test_key_holder_marks_records_every_partition_holds() -> None:
 def test_malformed_edge_key_is_rejected() -> None:
     with pytest.raises(ValueError, match="malformed"):
         rebuild_partitions([(b"oabc", b"\x80")], 1, {0})
+
+
+def _written(ops: list[Op]) -> list[TableWrite]:
+    """Every record applying ``ops`` writes, in order (``None``: a deletion)."""
+    graphs = {p: GraphPartition(p) for p in range(PARTITIONS)}
+    log: list[TableWrite] = []
+    for start in range(0, len(ops), 7):
+        for p, steps in route_chunk(ops[start : start + 7], PARTITIONS).items():
+            graphs[p].apply(steps)
+            log += dirty_writes(graphs[p], graphs[p].take_dirty())
+    return log
+
+
+def _final(log: list[TableWrite]) -> dict[bytes, bytes]:
+    table: dict[bytes, bytes] = {}
+    for key, value in log:
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+    return table
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_applying_later_records_to_a_rebuilt_graph_equals_rebuilding_from_all(seed: int) -> None:
+    rng = random.Random(seed)
+    log = _written(_ops(rng, 400))
+    cut = rng.randrange(len(log))
+    everything = set(range(PARTITIONS))
+    graphs = rebuild_partitions(_final(log[:cut]).items(), PARTITIONS, everything)
+    assert any(value is None for _, value in log[cut:])  # deletions among the later records
+    for p, graph in graphs.items():
+        apply_records([(k, v) for k, v in log[cut:] if owner_of_key(k, PARTITIONS) == p], graph)
+    expected = rebuild_partitions(_final(log).items(), PARTITIONS, everything)
+    for p in everything:
+        assert _state(graphs[p]) == _state(expected[p])
+
+
+def test_removing_records_of_an_unknown_kind_or_a_malformed_edge_key_is_rejected() -> None:
+    graph = GraphPartition(0)
+    with pytest.raises(ValueError, match="unknown record kind"):
+        remove_record(b"zwhat", graph)
+    with pytest.raises(ValueError, match="malformed"):
+        remove_record(b"oabc", graph)
+    remove_record(out_key("a", "T", "b"), graph)  # a record never loaded: nothing to forget
+    assert graph.edge_count == 0
