@@ -102,8 +102,10 @@ class Dirty:
     """Keys changed since the last :meth:`GraphPartition.take_dirty`."""
 
     nodes: set[str] = field(default_factory=set)
-    out_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (src, type, dst)
-    in_edges: set[tuple[str, str, str]] = field(default_factory=set)  # (dst, type, src)
+    # (src, type, dst) -> the edge's packed props now, None once deleted
+    out_edges: dict[tuple[str, str, str], bytes | None] = field(default_factory=dict)
+    # (dst, type, src) -> whether the in entry is there now
+    in_edges: dict[tuple[str, str, str], bool] = field(default_factory=dict)
     standing: set[str] = field(default_factory=set)
     watermarks: set[str] = field(default_factory=set)
     deferred: set[str] = field(default_factory=set)
@@ -264,17 +266,19 @@ class GraphPartition:
             self._dirty.nodes.add(src)
         current = out_get(self.out_edges.get(src), etype, dst)
         if current is None:
-            out_add(self.out_edges, src, etype, dst, pack_props(props) if props else NO_PROPS)
+            packed = pack_props(props) if props else NO_PROPS
+            out_add(self.out_edges, src, etype, dst, packed)
             self._edge_count += 1
             pairs_insert(self.out_by_dst, dst, etype, src)
-            self._dirty.out_edges.add((src, etype, dst))
+            self._dirty.out_edges[src, etype, dst] = packed
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
         elif props:
             merged = edge_props(current)
             if _merge_props(merged, props):
-                out_put(self.out_edges, src, etype, dst, pack_props(merged))
-                self._dirty.out_edges.add((src, etype, dst))
+                packed = pack_props(merged)
+                out_put(self.out_edges, src, etype, dst, packed)
+                self._dirty.out_edges[src, etype, dst] = packed
 
     def _in_upsert(self, dst: str, etype: str, src: str) -> None:
         dst, etype, src = _intern(dst), _intern(etype), _intern(src)
@@ -284,7 +288,7 @@ class GraphPartition:
         if not pairs_add(self.in_edges, dst, etype, src):
             return
         pairs_insert(self.in_by_src, src, etype, dst)
-        self._dirty.in_edges.add((dst, etype, src))
+        self._dirty.in_edges[dst, etype, src] = True
         if self.events is not None:
             self.events.append(("in+", dst, etype, src))
 
@@ -293,7 +297,7 @@ class GraphPartition:
             return
         self._edge_count -= 1
         pairs_discard(self.out_by_dst, dst, etype, src)
-        self._dirty.out_edges.add((src, etype, dst))
+        self._dirty.out_edges[src, etype, dst] = None
         if self.events is not None:
             self.events.append(("out-", src, etype, dst))
 
@@ -301,7 +305,7 @@ class GraphPartition:
         if not pairs_discard(self.in_edges, dst, etype, src):
             return
         pairs_discard(self.in_by_src, src, etype, dst)
-        self._dirty.in_edges.add((dst, etype, src))
+        self._dirty.in_edges[dst, etype, src] = False
         if self.events is not None:
             self.events.append(("in-", dst, etype, src))
 

@@ -22,8 +22,7 @@ from zlib import crc32
 
 import msgpack
 
-from pipeline.entries import pairs_has
-from pipeline.graph import Dirty, GraphPartition
+from pipeline.graph import BARE, Dirty, GraphPartition
 
 __all__ = [
     "TableWrite",
@@ -44,6 +43,7 @@ __all__ = [
 TableWrite = tuple[bytes, bytes | None]
 _SEP = "\x00"
 _IN_VALUE = b"\x01"
+_BARE_VALUE = msgpack.packb([[], {}], use_bin_type=True)  # a node without labels and props
 _N, _O, _I, _S, _W, _C = b"noiswc"  # record kinds, as the first byte of a key
 
 
@@ -70,16 +70,22 @@ def _pack(value: Any) -> bytes:
 def dirty_writes(graph: GraphPartition, dirty: Dirty) -> list[TableWrite]:
     """The records to write for the keys in ``dirty``: current values, or ``None`` if gone."""
     writes: list[TableWrite] = []
+    add = writes.append
+    nodes = graph.nodes
     for node_id in dirty.nodes:
-        record = graph.nodes.get(node_id)
-        value = None if record is None else _pack([sorted(record.labels), record.props])
-        writes.append((node_key(node_id), value))
-    for src, etype, dst in dirty.out_edges:
-        # Props are held packed: the bytes are the record's value as they are.
-        writes.append((out_key(src, etype, dst), graph.out_props(src, etype, dst)))
-    for dst, etype, src in dirty.in_edges:
-        present = pairs_has(graph.in_edges.get(dst), etype, src)
-        writes.append((in_key(dst, etype, src), _IN_VALUE if present else None))
+        record = nodes.get(node_id)
+        if record is None:
+            value = None
+        elif record is BARE:
+            value = _BARE_VALUE
+        else:
+            value = _pack([sorted(record.labels), record.props])
+        add((node_key(node_id), value))
+    # The dirty entries carry the current values: props held packed are the record's value.
+    for (src, etype, dst), props in dirty.out_edges.items():
+        add((f"o{src}\x00{etype}\x00{dst}".encode(), props))
+    for (dst, etype, src), present in dirty.in_edges.items():
+        add((f"i{dst}\x00{etype}\x00{src}".encode(), _IN_VALUE if present else None))
     owner = str(graph.partition)
     for key in dirty.watermarks:
         writes.append((b"w" + f"{owner}\x00{key}".encode(), _pack(graph.watermarks[key])))
