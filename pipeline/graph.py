@@ -58,6 +58,7 @@ __all__ = [
     "PackedProps",
     "edge_props",
     "pack_props",
+    "shared_props",
 ]
 
 PackedProps = bytes
@@ -68,10 +69,30 @@ NO_PROPS: PackedProps = msgpack.packb({})
 """The props of every edge that has none (the empty map)."""
 
 
+SHARED_PROPS_LIMIT = 1 << 16
+"""Distinct small packed props kept for sharing (about 10 MB at most), process-wide."""
+_SHARED_PROPS_SIZE = 64  # bytes: larger props are rarely repeated
+_shared_props: dict[bytes, bytes] = {NO_PROPS: NO_PROPS}
+
+
+def shared_props(packed: PackedProps) -> PackedProps:
+    """One bytes object for every edge whose props pack the same, as ids are interned: edges
+    often repeat a few props (a weight, a kind, a flag), and each bytes object costs 33 bytes
+    over its content. The first :data:`SHARED_PROPS_LIMIT` distinct small props are kept;
+    others are held as they come."""
+    held = _shared_props.get(packed)
+    if held is not None:
+        return held
+    if len(packed) <= _SHARED_PROPS_SIZE and len(_shared_props) < SHARED_PROPS_LIMIT:
+        _shared_props[packed] = packed
+    return packed
+
+
 def pack_props(props: Mapping[str, Any]) -> PackedProps:
-    """``props`` without its ``None`` values, packed; :data:`NO_PROPS` when nothing is left."""
+    """``props`` without its ``None`` values, packed (shared, :func:`shared_props`);
+    :data:`NO_PROPS` when nothing is left."""
     kept = {k: v for k, v in props.items() if v is not None}
-    return msgpack.packb(kept, use_bin_type=True) if kept else NO_PROPS
+    return shared_props(msgpack.packb(kept, use_bin_type=True)) if kept else NO_PROPS
 
 
 def edge_props(packed: PackedProps) -> dict[str, Any]:
@@ -376,7 +397,7 @@ class GraphPartition:
 
     def load_out_edge(self, src: str, etype: str, dst: str, props: PackedProps) -> None:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
-        if out_put(self.out_edges, src, etype, dst, NO_PROPS if props == NO_PROPS else props):
+        if out_put(self.out_edges, src, etype, dst, shared_props(props)):
             self._edge_count += 1
             pairs_insert(self.out_by_dst, dst, etype, src)
 

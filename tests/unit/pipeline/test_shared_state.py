@@ -351,3 +351,25 @@ def test_nodes_without_labels_or_props_share_one_record_that_upserts_never_chang
     rebuilt = cluster.rebuilt()[0]
     assert rebuilt.nodes["alice"] is BARE and rebuilt.nodes["carol"] is BARE
     assert rebuilt.nodes["bob"] == NodeRecord({"Person"}, {"age": 3})
+
+
+def test_edges_with_equal_small_props_share_one_bytes_object_after_apply_and_rebuild() -> None:
+    cluster = Cluster(2)
+    long_text = "x" * 100  # packs to more than the shared size: held as it comes
+    cluster.apply(
+        [UpsertEdge(f"s{i}", f"d{i}", "T", {"w": i % 3}) for i in range(30)]
+        + [UpsertEdge(f"s{i}", f"e{i}", "T", {"text": long_text}) for i in range(4)]
+    )
+    for graphs in (cluster.graphs, cluster.rebuilt()):
+        held = [
+            props
+            for g in graphs.values()
+            for edges in g.out_edges.values()
+            for _, _, props in out_items(edges)
+        ]
+        assert len(held) == 34
+        small = [p for p in held if edge_props(p).keys() == {"w"}]
+        assert len(small) == 30 and len({id(p) for p in small}) == 3
+        assert {edge_props(p)["w"] for p in small} == {0, 1, 2}
+        large = [p for p in held if "text" in edge_props(p)]
+        assert len({id(p) for p in large}) == 4 and len(set(large)) == 1
