@@ -6,20 +6,23 @@
   times until a plain consumer that does nothing with them has received every one.
 - :func:`pure_core` runs what a worker does to those messages minus Kafka and Faust, in one
   process: decode and validate (``parse_chunk``), route (``route_chunk``), apply to
-  ``GraphPartition`` objects and compute the table records to write (``dirty_writes``).
+  ``GraphPartition`` objects and compute the table records to write (``dirty_writes``),
+  with the worker's collector settings (:func:`worker_collector`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from agents.consumer_tuning import tune_gc
 from benchmarks.data import CONTENT_TYPE, EncodedChunk
 from pipeline.graph import GraphPartition
 from pipeline.routing import route_chunk
@@ -32,7 +35,14 @@ from schemas.ops import Chunk
 from schemas.settings import Settings
 from schemas.validation import parse_chunk
 
-__all__ = ["CoreRun", "CoreState", "TransportRun", "pure_core", "transport_limit"]
+__all__ = [
+    "CoreRun",
+    "CoreState",
+    "TransportRun",
+    "pure_core",
+    "transport_limit",
+    "worker_collector",
+]
 
 SDK_IN_FLIGHT = 8  # create_project's default max_in_flight
 SDK_LINGER_MS = 5  # the SDK producer's linger
@@ -111,6 +121,21 @@ class CoreState:
     @property
     def nodes(self) -> int:
         return sum(g.node_count for g in self.graphs)
+
+
+@contextlib.contextmanager
+def worker_collector() -> Iterator[None]:
+    """Python's cyclic collector set as a worker sets it (:func:`agents.consumer_tuning.tune_gc`)
+    while the block runs, then as it was: the pure core does the worker's work, so it gets the
+    worker's collector too (with the defaults, when full collections come depends on how many
+    container objects the graph holds, not on the work)."""
+    thresholds, callbacks = gc.get_threshold(), list(gc.callbacks)
+    tune_gc()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.callbacks[:] = callbacks
 
 
 def pure_core(

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from benchmarks.baselines import pure_core, transport_limit
+from benchmarks.baselines import pure_core, transport_limit, worker_collector
 from benchmarks.data import (
     EncodedChunk,
     GraphCounts,
@@ -144,6 +144,11 @@ def _k(n: int) -> str:
 
 
 def core_phase(sizes: Sizes, data: Data, report: Report) -> None:
+    with worker_collector():
+        _core_phase(sizes, data, report)
+
+
+def _core_phase(sizes: Sizes, data: Data, report: Report) -> None:
     progress("pure core: parse, route, apply, records to write")
     run, state = pure_core(data.chunks, sizes.partitions)
     if (state.nodes, state.edges) != (data.expected.nodes, data.expected.edges):
