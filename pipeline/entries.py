@@ -1,23 +1,20 @@
-"""The per-node containers of a graph partition: flat tuples while small, hashed when large.
+"""The per-node containers of a graph partition: flat lists while small, hashed when large.
 
 Most nodes have a few edges, a few hubs have millions. A set of pairs costs a tuple (56
 bytes) per entry plus a sparse table; a dict keyed by pairs the same. So a node's entries
-live in one flat tuple while there are at most :data:`SMALL` of them (8 bytes per field,
-nothing per entry, no spare capacity as a list would keep, and not tracked by the cyclic
-garbage collector), and in a set or dict beyond that, where a hub's lookups stay O(1):
+live in one flat list while there are at most :data:`SMALL` of them (8 bytes per field,
+nothing per entry), and in a set or dict beyond that, where a hub's lookups stay O(1):
 
 - :data:`PairEntries` (in entries and both reverse indexes): pair ``(type, node)`` as two
-  tuple items ``type, node``; more than :data:`SMALL` pairs: a set of pairs.
-- :data:`OutEntries` (out entries): ``(type, dst) -> props`` as three tuple items
+  list items ``type, node``; more than :data:`SMALL` pairs: a set of tuples.
+- :data:`OutEntries` (out entries): ``(type, dst) -> props`` as three list items
   ``type, dst, props``; more than :data:`SMALL`: a dict keyed by ``(type, dst)``.
 
-A change to a small container replaces its tuple (a copy of at most ``3 * SMALL``
-references), so every change goes through the functions here, which store the result under
-the node's key. The form is a function of the count alone (a tuple exactly while the count
-is at most :data:`SMALL`, also after deletes), so two partitions with the same entries have
-the same layout however they were built. The order of a tuple means nothing. A lookup in a
-tuple searches the entries' node ids (a slice) at C speed, where ids are interned, so a
-match is usually an identity check, and then confirms the type. ``None`` stands for a node
+The form is a function of the count alone (a list exactly while the count is at most
+:data:`SMALL`, also after deletes), so two partitions with the same entries have the same
+layout however they were built. The order of a list means nothing. A lookup in a list
+searches the entries' node ids (a slice of the list) at C speed, where ids are interned, so
+a match is usually an identity check, and then confirms the type. ``None`` stands for a node
 without entries everywhere a container is read.
 """
 
@@ -45,15 +42,14 @@ __all__ = [
 ]
 
 SMALL = 32
-"""Entries a flat tuple holds; one more turns it into a set (pairs) or dict (out entries)."""
+"""Entries a flat list holds; one more turns it into a set (pairs) or dict (out entries)."""
 
-PairEntries = tuple[str, ...] | set[tuple[str, str]]
-OutEntries = tuple[Any, ...] | dict[tuple[str, str], bytes]
+PairEntries = list[str] | set[tuple[str, str]]
+OutEntries = list[Any] | dict[tuple[str, str], bytes]
 
 
-def _find(flat: tuple[Any, ...], etype: str, node: str, width: int) -> int:
-    """Index of the entry ``(etype, node, ...)`` in a flat tuple of ``width``-item entries, or
-    -1."""
+def _find(flat: list[Any], etype: str, node: str, width: int) -> int:
+    """Index of the entry ``(etype, node, ...)`` in a flat list of ``width``-item entries, or -1."""
     ends = flat[1::width]  # the node of every entry: no type or props compared below
     if node not in ends:  # the usual miss, without raising ValueError
         return -1
@@ -98,7 +94,7 @@ def pairs_add(index: dict[str, PairEntries], key: str, etype: str, node: str) ->
     """Add ``(etype, node)`` under ``key`` unless it is there; whether it was added."""
     entries = index.get(key)
     if entries is None:
-        index[key] = (etype, node)
+        index[key] = [etype, node]
     elif isinstance(entries, set):
         size = len(entries)
         entries.add((etype, node))
@@ -106,7 +102,8 @@ def pairs_add(index: dict[str, PairEntries], key: str, etype: str, node: str) ->
     elif _find(entries, etype, node, 2) >= 0:
         return False
     elif len(entries) < 2 * SMALL:
-        index[key] = (*entries, etype, node)
+        entries.append(etype)
+        entries.append(node)
     else:
         index[key] = {*pairs(entries), (etype, node)}
     return True
@@ -116,11 +113,11 @@ def pairs_insert(index: dict[str, PairEntries], key: str, etype: str, node: str)
     """Add ``(etype, node)`` under ``key``, which does not hold it (no search)."""
     entries = index.get(key)
     if entries is None:
-        index[key] = (etype, node)
+        index[key] = [etype, node]
     elif isinstance(entries, set):
         entries.add((etype, node))
     elif len(entries) < 2 * SMALL:
-        index[key] = (*entries, etype, node)
+        entries += (etype, node)
     else:
         index[key] = {*pairs(entries), (etype, node)}
 
@@ -135,15 +132,14 @@ def pairs_discard(index: dict[str, PairEntries], key: str, etype: str, node: str
             return False
         entries.discard((etype, node))
         if len(entries) <= SMALL:
-            index[key] = tuple([s for pair in entries for s in pair])
+            index[key] = [s for pair in entries for s in pair]
         return True
     at = _find(entries, etype, node, 2)
     if at < 0:
         return False
-    if len(entries) == 2:
+    del entries[at : at + 2]
+    if not entries:
         del index[key]
-    else:
-        index[key] = entries[:at] + entries[at + 2 :]
     return True
 
 
@@ -188,7 +184,7 @@ def out_put(out: dict[str, OutEntries], src: str, etype: str, dst: str, props: b
     """Set the props of ``src``'s entry ``(etype, dst)``; whether the entry is new."""
     entries = out.get(src)
     if entries is None:
-        out[src] = (etype, dst, props)
+        out[src] = [etype, dst, props]
         return True
     if isinstance(entries, dict):
         size = len(entries)
@@ -196,10 +192,10 @@ def out_put(out: dict[str, OutEntries], src: str, etype: str, dst: str, props: b
         return len(entries) != size
     at = _find(entries, etype, dst, 3)
     if at >= 0:
-        out[src] = (*entries[: at + 2], props, *entries[at + 3 :])
+        entries[at + 2] = props
         return False
     if len(entries) < 3 * SMALL:
-        out[src] = (*entries, etype, dst, props)
+        entries += (etype, dst, props)
     else:
         grown = {(t, d): p for t, d, p in out_items(entries)}
         grown[etype, dst] = props
@@ -211,11 +207,11 @@ def out_add(out: dict[str, OutEntries], src: str, etype: str, dst: str, props: b
     """Add ``src``'s entry ``(etype, dst)``, which it does not hold (no search)."""
     entries = out.get(src)
     if entries is None:
-        out[src] = (etype, dst, props)
+        out[src] = [etype, dst, props]
     elif isinstance(entries, dict):
         entries[etype, dst] = props
     elif len(entries) < 3 * SMALL:
-        out[src] = (*entries, etype, dst, props)
+        entries += (etype, dst, props)
     else:
         grown = {(t, d): p for t, d, p in out_items(entries)}
         grown[etype, dst] = props
@@ -230,14 +226,13 @@ def out_pop(out: dict[str, OutEntries], src: str, etype: str, dst: str) -> bytes
     if isinstance(entries, dict):
         props = entries.pop((etype, dst), None)
         if props is not None and len(entries) <= SMALL:
-            out[src] = tuple([x for (t, d), p in entries.items() for x in (t, d, p)])
+            out[src] = [x for (t, d), p in entries.items() for x in (t, d, p)]
         return props
     at = _find(entries, etype, dst, 3)
     if at < 0:
         return None
     held: bytes = entries[at + 2]
-    if len(entries) == 3:
+    del entries[at : at + 3]
+    if not entries:
         del out[src]
-    else:
-        out[src] = entries[:at] + entries[at + 3 :]
     return held

@@ -59,13 +59,13 @@ def neighbor_ids(
         sources.append((out, 3))
     if direction != "out" and (into := graph.in_edges.get(node_id)):
         sources.append((into, 2))
-    entries_count = sum(len(e) // w if isinstance(e, tuple) else len(e) for e, w in sources)
+    entries_count = sum(len(e) // w if isinstance(e, list) else len(e) for e, w in sources)
     if len(seen) + entries_count <= cap:  # cannot pass the cap: collect at C speed
         found: set[str] = set()
         for entries, width in sources:
             if edge_type is None:
                 found.update(
-                    entries[1::width] if isinstance(entries, tuple) else map(_other_end, entries)
+                    entries[1::width] if isinstance(entries, list) else map(_other_end, entries)
                 )
             else:
                 found.update(
@@ -88,7 +88,7 @@ def neighbor_ids(
 def _typed_ends(entries: Any, width: int) -> Iterable[tuple[str, str]]:
     """``(type, other end)`` of each entry of a node's container (:mod:`pipeline.entries`);
     a set or dict is iterated lazily, so a caller that stops early touches only what it read."""
-    if isinstance(entries, tuple):
+    if isinstance(entries, list):
         return zip(entries[::width], entries[1::width], strict=True)
     return entries  # type: ignore[no-any-return]
 

@@ -1,5 +1,5 @@
 """A node's entry containers hold exactly what a plain set or dict would, in the form their
-count decides: a flat tuple up to ``SMALL`` entries, a set or dict beyond, also after deletes."""
+count decides: a flat list up to ``SMALL`` entries, a set or dict beyond, also after deletes."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def check_pairs(index: dict[str, PairEntries], model: dict[str, set[tuple[str, s
         assert set(pairs(entries)) == expected
         assert pairs_count(entries) == len(expected) == len(pairs(entries))
         if expected:
-            assert isinstance(entries, tuple if len(expected) <= SMALL else set)
+            assert isinstance(entries, list if len(expected) <= SMALL else set)
 
 
 def check_out(out: dict[str, OutEntries], model: dict[str, dict[tuple[str, str], bytes]]) -> None:
@@ -49,7 +49,7 @@ def check_out(out: dict[str, OutEntries], model: dict[str, dict[tuple[str, str],
         assert sorted(out_pairs(entries)) == sorted(expected)
         assert out_count(entries) == len(expected)
         if expected:
-            assert isinstance(entries, tuple if len(expected) <= SMALL else dict)
+            assert isinstance(entries, list if len(expected) <= SMALL else dict)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -4,7 +4,7 @@ Ids, edge types and labels are one string object per distinct value however many
 name them (also across partitions of one process), whether the state was built by applying
 decoded parts or rebuilt from table records; edge props are held packed, as the bytes of
 the edge's table record, every edge without props holding :data:`~pipeline.graph.NO_PROPS`;
-a node's entries (out, in, and under a reverse index key) are one flat tuple while there
+a node's entries (out, in, and under a reverse index key) are one flat list while there
 are at most :data:`~pipeline.entries.SMALL` of them, and a dict or set beyond.
 """
 
@@ -99,11 +99,11 @@ def assert_consistent(graph: GraphPartition) -> None:
         for entries in index.values():
             held = pairs(entries)
             assert held and len(set(held)) == len(held) == pairs_count(entries)
-            assert isinstance(entries, tuple) == (len(held) <= SMALL)
+            assert isinstance(entries, list) == (len(held) <= SMALL)
     for edges in graph.out_edges.values():
         held_out = out_pairs(edges)
         assert held_out and len(set(held_out)) == len(held_out) == out_count(edges)
-        assert isinstance(edges, tuple) == (len(held_out) <= SMALL)
+        assert isinstance(edges, list) == (len(held_out) <= SMALL)
         for _, _, props in out_items(edges):
             assert props == NO_PROPS or edge_props(props)
     assert edge_props(NO_PROPS) == {}
@@ -183,7 +183,7 @@ def test_every_distinct_string_is_one_object_across_partitions_applied_and_rebui
         for index in (g.in_edges, g.out_by_dst)
         for entries in index.values()
     }
-    assert forms == {tuple, set}  # both layouts of the containers occur
+    assert forms == {list, set}  # both layouts of the containers occur
     for graphs in (cluster.graphs, rebuilt):
         found = objects_per_string(graphs.values())
         assert found and all(len(objects) == 1 for objects in found.values())
@@ -270,9 +270,9 @@ def test_a_nodes_entries_are_a_list_up_to_the_small_size_and_hashed_beyond() -> 
         expected = {("T", s) for s in spokes[:count]}
         small = count <= SMALL
         for index in (graph.out_by_dst, graph.in_edges):
-            assert isinstance(index["hub"], tuple if small else set)
+            assert isinstance(index["hub"], list if small else set)
             assert set(pairs(index["hub"])) == expected
-        assert isinstance(graph.out_edges["hub"], tuple if small else dict)
+        assert isinstance(graph.out_edges["hub"], list if small else dict)
         assert set(out_pairs(graph.out_edges["hub"])) == {("U", s) for s in spokes[:count]}
         assert_consistent(graph)
 
@@ -295,8 +295,8 @@ def test_node_delete_removes_entries_from_index_lists_and_sets_alike(spokes: int
     cluster.apply([UpsertEdge(s, "hub", "T", {}) for s in names])
     cluster.apply([UpsertEdge("hub", s, "U", {}) for s in names])
     graph = cluster.graphs[0]
-    assert isinstance(graph.out_by_dst["hub"], tuple if spokes <= SMALL else set)
-    assert isinstance(graph.out_edges["hub"], tuple if spokes <= SMALL else dict)
+    assert isinstance(graph.out_by_dst["hub"], list if spokes <= SMALL else set)
+    assert isinstance(graph.out_edges["hub"], list if spokes <= SMALL else dict)
     cluster.apply([DeleteNode("hub")])
     assert "hub" not in graph.nodes
     assert graph.edge_count == 0
