@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -38,6 +39,9 @@ class LocalGraphs:
 
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
+        # Held by whoever changes a graph (applying a slice, rebuilding) or reads one off the
+        # event loop's thread (the query lane thread, agents.query_thread).
+        self.lock = threading.RLock()
         self._graphs: dict[int, GraphPartition] = {}
         self.assigned: set[int] = set()
         # Partitions with a part applied in memory whose records are not yet all stored
@@ -58,7 +62,8 @@ class LocalGraphs:
 
     def as_mapping(self) -> Mapping[int, GraphPartition]:
         """The partitions held here, for evaluating a query in-process."""
-        return {p: g for p, g in self._graphs.items() if p in self.assigned}
+        assigned = self.assigned
+        return {p: g for p, g in list(self._graphs.items()) if p in assigned}
 
     def rebuild(
         self,
