@@ -117,7 +117,9 @@ def _credentials(settings: Settings) -> Any:
     return None
 
 
-def _table_store(settings: Settings) -> tuple[str, Mapping[str, Any]]:
+def _table_store(
+    settings: Settings, fresh_graph: Callable[[int], GraphPartition]
+) -> tuple[str, Mapping[str, Any]]:
     """The store URL for the app and the options of the graph table's store."""
     if settings.store == "rocksdb":
         # Each partition's RocksDB gets its own block cache (2 GiB by default): keep it small.
@@ -126,6 +128,7 @@ def _table_store(settings: Settings) -> tuple[str, Mapping[str, Any]]:
     restore = bulk_store.BulkRestore(
         kafka=aiokafka_kwargs(settings),
         key_holder=partial(key_holder, partitions=settings.partitions),
+        fresh_graph=fresh_graph,
     )
     return bulk_store.store_url(), {bulk_store.OPTION: restore}
 
@@ -210,7 +213,8 @@ def build_engine(settings: Settings) -> EngineApp:
 
     tune_gc()
     tune_thread_switching()
-    store_url, store_options = _table_store(settings)
+    graphs = LocalGraphs(settings.partitions)
+    store_url, store_options = _table_store(settings, graphs.fresh)
     app = _faust_app(settings, store_url)
     flow_control.install(app)  # before any queue exists: see agents.flow_control
     topics = settings.topics
@@ -237,7 +241,7 @@ def build_engine(settings: Settings) -> EngineApp:
         settings=settings,
         app=app,
         limits=Limits.from_settings(settings),
-        graphs=LocalGraphs(parts),
+        graphs=graphs,
         table=table,
         input_topic=topic(topics.input),
         apply_topic=topic(topics.apply),

@@ -24,6 +24,9 @@ Edge records are nearly all of a graph's records, and the worker's graph holds w
 say. So once the graph of an active partition with a known offset is built, the store hands
 that partition's edge records over to it (:meth:`BulkRestoreStore.hand_over`): it drops
 them and keeps none the worker writes later, holding only the partition's other records.
+Given :attr:`BulkRestore.fresh_graph`, a bulk read builds the worker's graph of each
+partition as it reads (:class:`pipeline.storage.GraphRecordSink`): edge records never enter
+the store, and a partition read in full is handed over at once.
 Records Faust replays for a handed-over partition (a rebalance that keeps it here replays
 what was written after the store's offset) are kept in order, deletions included, until
 the graph takes them (:meth:`BulkRestoreStore.take_pending`). A partition that leaves, or
@@ -42,8 +45,9 @@ from faust.stores import STORES
 from faust.stores.memory import Store as MemoryStore
 from faust.types import TP, EventT
 
-from agents.changelog_reader import ChangelogReader, PartitionRead
-from pipeline.storage import TableWrite, is_edge_record
+from agents.changelog_reader import ChangelogReader, PartitionRead, RecordSink
+from pipeline.graph import GraphPartition
+from pipeline.storage import GraphRecordSink, TableWrite, is_edge_record
 
 __all__ = ["OPTION", "SCHEME", "BulkRestore", "BulkRestoreStore", "store_url"]
 
@@ -60,6 +64,9 @@ class BulkRestore:
 
     kafka: Mapping[str, Any] = field(repr=False)  # aiokafka connection and security kwargs
     key_holder: Callable[[bytes], int | None]  # a key's partition; None: every partition's
+    # A new, empty graph for a partition, held by the worker from then on: a bulk read builds
+    # it and hands the partition over straight away (None: the worker builds graphs later).
+    fresh_graph: Callable[[int], GraphPartition] | None = None
 
 
 def store_url() -> str:
@@ -221,9 +228,13 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
 
     async def _read(self, topic: str, tps: set[TP], bulk: BulkRestore) -> None:
         started = time.monotonic()
+        fresh = bulk.fresh_graph
+        sinks: dict[int, RecordSink] = {}
+        if fresh is not None:
+            sinks = {tp.partition: GraphRecordSink(fresh(tp.partition), self.data) for tp in tps}
         try:
             reads = await ChangelogReader(bulk.kafka).read(
-                topic, (tp.partition for tp in tps), self.data
+                topic, (tp.partition for tp in tps), self.data, sinks=sinks
             )
         except Exception as exc:  # nothing read: Faust's recovery replays these partitions
             log.warning("changelog bulk read failed", topic=topic, error=repr(exc))
@@ -234,6 +245,8 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
             if isinstance(read, PartitionRead):
                 self._offsets[tp] = read.last_offset
                 records += read.records
+                if tp.partition in sinks:  # its edge records went into the graph alone
+                    self._handed.add(tp.partition)
             else:  # Faust's recovery replays this partition in full over what was read
                 log.warning("changelog bulk read failed", tp=str(tp), error=repr(read))
         self.bulk_records += records
@@ -242,6 +255,7 @@ class BulkRestoreStore(MemoryStore[bytes, bytes]):
             "changelog bulk read",
             topic=topic,
             partitions=sorted(tp.partition for tp in tps if tp in self._offsets),
+            into_graph=bool(sinks),
             records=records,
             seconds=round(seconds, 3),
             records_per_second=round(records / seconds) if seconds > 0 else None,

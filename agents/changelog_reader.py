@@ -16,20 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 
-__all__ = ["ChangelogReader", "PartitionRead", "apply_record_set"]
+__all__ = ["ChangelogReader", "PartitionRead", "RecordSink", "apply_record_set"]
 
 READ_UNCOMMITTED = 0
 _NO_ERROR = 0
 _RETRY_BACKOFF = 0.2
+
+
+class RecordSink(Protocol):
+    """What records are applied to: a dict, or anything with its ``[key] = value`` and ``pop``."""
+
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+
+    def pop(self, key: bytes, default: None, /) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class PartitionRead:
 
 
 def apply_record_set(
-    raw: bytes | None, position: int, end: int, sink: MutableMapping[bytes, bytes]
+    raw: bytes | None, position: int, end: int, sink: RecordSink
 ) -> tuple[int, int]:
     """Apply the records at offsets ``[position, end)`` of one fetched record set to ``sink``.
 
@@ -106,9 +114,15 @@ class ChangelogReader:
         self._stall_timeout = stall_timeout
 
     async def read(
-        self, topic: str, partitions: Iterable[int], sink: MutableMapping[bytes, bytes]
+        self,
+        topic: str,
+        partitions: Iterable[int],
+        sink: RecordSink,
+        *,
+        sinks: Mapping[int, RecordSink] | None = None,
     ) -> dict[int, PartitionRead | BaseException]:
-        """Read each partition up to its end offset at the start; a failure is returned."""
+        """Read each partition up to its end offset at the start into ``sink`` (or its own
+        of ``sinks``); a failure is returned."""
         tps = [TopicPartition(topic, p) for p in sorted(set(partitions))]
         if not tps:
             return {}
@@ -122,7 +136,12 @@ class ChangelogReader:
             await client.bootstrap()
             await client.add_topic(topic)  # resolves once metadata (leaders) include it
             reads = await asyncio.gather(
-                *(self._read_partition(client, tp, starts[tp], ends[tp], sink) for tp in tps),
+                *(
+                    self._read_partition(
+                        client, tp, starts[tp], ends[tp], (sinks or {}).get(tp.partition, sink)
+                    )
+                    for tp in tps
+                ),
                 return_exceptions=True,
             )
         finally:
@@ -136,7 +155,7 @@ class ChangelogReader:
         tp: TopicPartition,
         start: int,
         end: int,
-        sink: MutableMapping[bytes, bytes],
+        sink: RecordSink,
     ) -> PartitionRead:
         position, applied = start, 0
         progressed_at = time.monotonic()

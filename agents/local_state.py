@@ -57,6 +57,12 @@ class LocalGraphs:
             graph = self._graphs[partition] = GraphPartition(partition)
         return graph
 
+    def fresh(self, partition: int) -> GraphPartition:
+        """A new, empty graph for ``partition``, held from now on in place of any other (for a
+        bulk read to fill before the next rebuild keeps it)."""
+        graph = self._graphs[partition] = GraphPartition(partition)
+        return graph
+
     def items(self) -> Iterable[tuple[int, GraphPartition]]:
         return self._graphs.items()
 
@@ -75,8 +81,9 @@ class LocalGraphs:
         """Replace local state with what the table holds for the active apply partitions.
 
         A partition whose edge records the store handed over to the graph held here (the
-        memory store, :mod:`agents.bulk_store`) stays, brought up to date with the records
-        Faust replayed since. With ``snapshot`` (the file :meth:`write_snapshot` writes),
+        memory store, :mod:`agents.bulk_store`: after an earlier rebuild, or at once when its
+        bulk read built the graph) stays, brought up to date with the records Faust replayed
+        since. With ``snapshot`` (the file :meth:`write_snapshot` writes),
         partitions whose store offset still matches come from it; the rest from the store's
         records, after which the store hands the edge records of all of them over.
 

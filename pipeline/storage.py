@@ -16,7 +16,7 @@ separator. A record whose value is ``None`` is a deletion (a changelog tombstone
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 from zlib import crc32
 
@@ -25,6 +25,7 @@ import msgpack
 from pipeline.graph import BARE, Dirty, GraphPartition
 
 __all__ = [
+    "GraphRecordSink",
     "TableWrite",
     "apply_records",
     "decode_record",
@@ -188,6 +189,31 @@ def apply_records(records: Iterable[tuple[bytes, bytes | None]], graph: GraphPar
             remove_record(key, graph)
         else:
             decode_record(key, value, graph)
+
+
+class GraphRecordSink:
+    """Where a changelog read of one partition puts its records, in order (the two mapping
+    operations a reader uses): each record goes into ``graph`` as it arrives, and only the
+    records that are not edge records also into ``others`` (the table's store). So a graph
+    is built while its partition is read, and its edge records are held once, by the graph.
+    """
+
+    __slots__ = ("graph", "others")
+
+    def __init__(self, graph: GraphPartition, others: MutableMapping[bytes, bytes]) -> None:
+        self.graph = graph
+        self.others = others
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        if key[0] not in (_O, _I):
+            self.others[key] = value
+        decode_record(key, value, self.graph)
+
+    def pop(self, key: bytes, default: bytes | None = None) -> bytes | None:
+        """Delete ``key`` (a tombstone); what ``others`` held for it, else ``default``."""
+        held = default if key[0] in (_O, _I) else self.others.pop(key, default)
+        remove_record(key, self.graph)
+        return held
 
 
 def rebuild_partitions(

@@ -3,7 +3,7 @@ Faust's recovery, and what it drops when partitions leave."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from types import SimpleNamespace
 from typing import Any
 
@@ -36,8 +36,14 @@ class FakeReader:
         self.kafka = kafka
 
     async def read(
-        self, topic: str, partitions: Iterable[int], sink: MutableMapping[bytes, bytes]
+        self,
+        topic: str,
+        partitions: Iterable[int],
+        sink: MutableMapping[bytes, bytes],
+        *,
+        sinks: Mapping[int, object] | None = None,
     ) -> dict[int, PartitionRead | BaseException]:
+        assert not sinks, "these stores build no graphs"
         asked = sorted(partitions)
         FakeReader.requests.append(asked)
         out: dict[int, PartitionRead | BaseException] = {}

@@ -8,7 +8,8 @@ memory store, with its changelog read standing in for the broker's.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,7 +18,7 @@ from faust.types import TP
 
 from agents import bulk_store
 from agents.bulk_store import OPTION, BulkRestore, BulkRestoreStore
-from agents.changelog_reader import PartitionRead
+from agents.changelog_reader import PartitionRead, RecordSink
 from agents.local_state import LocalGraphs
 from pipeline.graph import GraphPartition
 from pipeline.routing import route_chunk
@@ -53,15 +54,21 @@ class LogReader:
         self.kafka = kafka
 
     async def read(
-        self, topic: str, partitions: Iterable[int], sink: MutableMapping[bytes, bytes]
+        self,
+        topic: str,
+        partitions: Iterable[int],
+        sink: RecordSink,
+        *,
+        sinks: Mapping[int, RecordSink] | None = None,
     ) -> dict[int, PartitionRead | BaseException]:
         out: dict[int, PartitionRead | BaseException] = {}
         for p in partitions:
+            target = (sinks or {}).get(p, sink)
             for key, value in self.log[p]:
                 if value is None:
-                    sink.pop(key, None)
+                    target.pop(key, None)
                 else:
-                    sink[key] = value
+                    target[key] = value
             out[p] = PartitionRead(p, len(self.log[p]), len(self.log[p]))
         return out
 
@@ -71,7 +78,7 @@ def log_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk_store, "ChangelogReader", LogReader)
 
 
-def worker_table() -> Any:
+def worker_table(fresh_graph: Callable[[int], GraphPartition] | None = None) -> Any:
     actives = {TP(CHANGELOG, p) for p in range(PARTITIONS)}
     assignor = SimpleNamespace(
         assigned_actives=lambda: actives, assigned_standbys=lambda: set[TP]()
@@ -80,7 +87,8 @@ def worker_table() -> Any:
     table = SimpleNamespace(
         name="graph", changelog_topic=SimpleNamespace(get_topic_name=lambda: CHANGELOG)
     )
-    options = {OPTION: BulkRestore(kafka={}, key_holder=lambda k: key_holder(k, PARTITIONS))}
+    holder = partial(key_holder, partitions=PARTITIONS)
+    options = {OPTION: BulkRestore(kafka={}, key_holder=holder, fresh_graph=fresh_graph)}
     table.data = BulkRestoreStore("graph-memory://", app, table, options=options)
     return table
 
@@ -152,4 +160,30 @@ async def test_a_partition_read_again_after_it_left_is_built_from_its_records() 
     replay(table.data, 0, writer.log[0][table.data.persisted_offset(TP(CHANGELOG, 0)) + 1 :],
            table.data.persisted_offset(TP(CHANGELOG, 0)) + 1)  # fmt: skip
     graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
+    assert_same_state(graphs, writer)
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+async def test_a_partition_read_straight_into_its_graph_never_stores_edge_records(
+    seed: int,
+) -> None:
+    rng = random.Random(seed)
+    writer, graphs = Writer(), LocalGraphs(PARTITIONS)
+    table = worker_table(fresh_graph=graphs.fresh)
+    LogReader.log = writer.log
+    writer.apply(random_ops(rng, 600))
+    writer.apply(random_ops(rng, 600))  # deletions among the records read
+    assert any(value is None for p in writer.log for _, value in writer.log[p])
+    await table.data.on_rebalance(set(), set(), set(), 1)
+    assert table.data.handed_over() == {0, 1}  # at once, by the read
+    assert not [k for k in table.data.data if k[:1] in (b"o", b"i")]
+    read = dict(graphs.items())
+    graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
+    assert all(read[p] is g for p, g in graphs.items())  # kept, not built again
+    assert_same_state(graphs, writer)
+    assert any(k[:1] == b"n" for k in table.data.data)  # the other records stay stored
+
+    writer.apply(random_ops(rng, 600))  # what Faust replays after the read
+    await recover(table, graphs, writer, replayed=True)
+    assert all(read[p] is g for p, g in graphs.items())
     assert_same_state(graphs, writer)

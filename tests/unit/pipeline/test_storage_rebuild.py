@@ -13,11 +13,13 @@ from pipeline.graph import GraphPartition
 from pipeline.partitioning import partition_for
 from pipeline.routing import route_chunk
 from pipeline.storage import (
+    GraphRecordSink,
     TableWrite,
     apply_records,
     decode_record,
     dirty_writes,
     in_key,
+    is_edge_record,
     key_holder,
     node_key,
     out_key,
@@ -177,3 +179,25 @@ def test_removing_records_of_an_unknown_kind_or_a_malformed_edge_key_is_rejected
         remove_record(b"oabc", graph)
     remove_record(out_key("a", "T", "b"), graph)  # a record never loaded: nothing to forget
     assert graph.edge_count == 0
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_a_record_sink_builds_the_graph_and_stores_only_the_other_records(seed: int) -> None:
+    log = [
+        (k, v)
+        for k, v in _written(_ops(random.Random(seed), 400))
+        if owner_of_key(k, PARTITIONS) == 0
+    ]
+    assert any(value is None for _, value in log)  # deletions among the records
+    others: dict[bytes, bytes] = {}
+    sink = GraphRecordSink(GraphPartition(0), others)
+    for key, value in log:
+        if value is None:
+            sink.pop(key, None)
+        else:
+            sink[key] = value
+    final = _final(log)
+    expected = rebuild_partitions(final.items(), PARTITIONS, {0})[0]
+    assert _state(sink.graph) == _state(expected)
+    assert others == {k: v for k, v in final.items() if not is_edge_record(k)}
+    assert others and len(others) < len(final)
