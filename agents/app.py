@@ -19,7 +19,6 @@ from agents.consumer_tuning import (
     settle_heap,
     shorten_fetch_wait,
     tune_gc,
-    tune_thread_switching,
 )
 from agents.local_state import LocalGraphs
 from pipeline.graph import GraphPartition
@@ -64,7 +63,7 @@ class EngineApp:
     # never be mistaken for one issued here.
     _version_seq: int = field(default_factory=lambda: secrets.randbits(62) << 1)
     _reply_topics: dict[str, Any] = field(default_factory=dict)
-    answer_producer: Any = None  # sends through the query lane's producer, while it runs
+    answer_producer: Any = None  # the query lane's own producer, while it runs
 
     def graph(self, partition: int) -> GraphPartition:
         return self.graphs.get(partition)
@@ -212,7 +211,6 @@ def build_engine(settings: Settings) -> EngineApp:
     from agents.web import register_web
 
     tune_gc()
-    tune_thread_switching()
     graphs = LocalGraphs(settings.partitions)
     store_url, store_options = _table_store(settings, graphs.fresh)
     app = _faust_app(settings, store_url)
@@ -264,9 +262,8 @@ def build_engine(settings: Settings) -> EngineApp:
 
     @table.on_recover
     async def _rebuild() -> None:
-        with engine.graphs.lock:
-            engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply, snapshot)
-            engine.bump_versions(engine.graphs.assigned)
+        engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply, snapshot)
+        engine.bump_versions(engine.graphs.assigned)
         settle_heap()
         shorten_fetch_wait(app)
 
@@ -276,8 +273,7 @@ def build_engine(settings: Settings) -> EngineApp:
 
     def _revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
         # Until recovery rebuilds local state, nothing here may answer from it.
-        with engine.graphs.lock:
-            engine.graphs.assigned = set()
+        engine.graphs.assigned = set()
         # Recovery's offset requests queue behind the consumer's parked fetch (1.5 s each).
         shorten_fetch_wait(app)
 

@@ -13,18 +13,11 @@
   (thresholds 50,000/20, nothing frozen) to 16 ms, collection time from 2.3 s to 1.9 s.
   The price: cyclic garbage made of objects that had already survived two collections is
   not reclaimed (reference counting still frees everything else).
-- The query lane runs on a thread of its own (:mod:`agents.query_thread`) and must take the
-  interpreter lock from the busy main thread at each of its steps (fetch, evaluate, send).
-  Python makes a waiting thread wait up to the switch interval (5 ms) each time;
-  :func:`tune_thread_switching` lowers it to :data:`SWITCH_INTERVAL` (1 ms). Measured during
-  a 200,000-edge ingest with queries at 50/s: query p99 48-63 ms at 5 ms, 21-29 ms at 1 ms;
-  ingest rate within run-to-run noise.
 """
 
 from __future__ import annotations
 
 import gc
-import sys
 from typing import Any
 
 import structlog
@@ -32,11 +25,9 @@ import structlog
 __all__ = [
     "FETCH_MAX_WAIT_MS",
     "GC_THRESHOLDS",
-    "SWITCH_INTERVAL",
     "settle_heap",
     "shorten_fetch_wait",
     "tune_gc",
-    "tune_thread_switching",
 ]
 
 log = structlog.get_logger(__name__)
@@ -56,7 +47,6 @@ def shorten_fetch_wait(app: Any, wait_ms: int = FETCH_MAX_WAIT_MS) -> bool:
     return True
 
 
-SWITCH_INTERVAL = 0.001  # seconds a thread waiting for the interpreter lock waits at most
 GC_THRESHOLDS = (10_000, 4, 100)
 
 
@@ -77,8 +67,3 @@ def settle_heap() -> None:
     """Collect once, then keep every surviving object out of future collections."""
     gc.collect()
     gc.freeze()
-
-
-def tune_thread_switching() -> None:
-    """Let a waiting thread (the query lane's) take the interpreter lock within 1 ms."""
-    sys.setswitchinterval(SWITCH_INTERVAL)

@@ -105,7 +105,7 @@ def register_ingest(engine: Any) -> None:
                 graph = engine.graph(msg.partition)
                 engine.graphs.unsettled.add(msg.partition)
                 begin_part(graph)
-                await _apply_in_slices(graph, part.steps, engine.graphs.lock)
+                await _apply_in_slices(graph, part.steps)
                 finish_routed_part(graph, part.steps, part.source)
                 matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
                 if matches or forwards:
@@ -134,15 +134,14 @@ def register_ingest(engine: Any) -> None:
                 engine.count("errors.internal")
 
 
-async def _apply_in_slices(graph: Any, steps: list[Step], lock: Any) -> None:
+async def _apply_in_slices(graph: Any, steps: list[Step]) -> None:
     """Apply a part a slice at a time, letting the event loop run between slices: a part of
     a large chunk takes milliseconds, and queries (agents.query_lane) would wait for all of
     it. Nothing else applies to this partition meanwhile (one apply agent per worker)."""
     for start in range(0, len(steps), APPLY_SLICE):
         if start:
             await asyncio.sleep(0)
-        with lock:  # queries answered on the lane thread never see half a slice
-            graph.apply(steps[start : start + APPLY_SLICE])
+        graph.apply(steps[start : start + APPLY_SLICE])
 
 
 async def _parse_and_route(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -39,9 +38,6 @@ class LocalGraphs:
 
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
-        # Held by whoever changes a graph (applying a slice, rebuilding) or reads one off the
-        # event loop's thread (the query lane thread, agents.query_thread).
-        self.lock = threading.RLock()
         self._graphs: dict[int, GraphPartition] = {}
         self.assigned: set[int] = set()
         # Partitions with a part applied in memory whose records are not yet all stored
@@ -68,8 +64,7 @@ class LocalGraphs:
 
     def as_mapping(self) -> Mapping[int, GraphPartition]:
         """The partitions held here, for evaluating a query in-process."""
-        assigned = self.assigned
-        return {p: g for p, g in list(self._graphs.items()) if p in assigned}
+        return {p: g for p, g in self._graphs.items() if p in self.assigned}
 
     def rebuild(
         self,

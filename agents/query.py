@@ -1,9 +1,7 @@
 """The query handlers: accept a query, run it where the data lives, answer.
 
 The query lane (:mod:`agents.query_lane`) reads the three query topics for the graph
-partitions held here on a thread of its own (:mod:`agents.query_thread`), which answers read
-queries itself when every partition is held here, and passes each other record to its
-handler here, on the worker's event loop:
+partitions held here and passes each record to its handler:
 
 1. ``accept`` (query topic): validate (bad queries get an error result, an error event and
    a DLQ copy); answer from the result cache when every partition the cached answer read
@@ -25,8 +23,7 @@ from typing import Any
 import msgpack
 import structlog
 
-from agents.query_lane import Record
-from agents.query_thread import local_answer, run_lane_thread
+from agents.query_lane import Record, run_query_lane
 from agents.reporting import header_value, reject
 from pipeline.queries import Done, Failed, QueryRun, Requests, evaluate_request, run_locally
 from pipeline.result_cache import cache_key
@@ -297,20 +294,10 @@ def register_queries(engine: Any) -> None:
 
     @app.task  # type: ignore[untyped-decorator]
     async def query_lane() -> None:
-        def answers(sender: Any) -> None:
-            engine.answer_producer = sender
+        def answers(producer: Any) -> None:
+            engine.answer_producer = producer
 
-        def meta_of(query: Query, headers: Any, now: float, timeout_ms: int) -> dict[str, Any]:
-            return _meta(query, settings, headers, now, timeout_ms)
-
-        await run_lane_thread(
-            settings,
-            handlers,
-            lambda: set(engine.graphs.assigned),
-            local_answer(engine, meta_of, lambda meta: _new_run(engine, meta)),
-            topics.queries,
-            answers,
-        )
+        await run_query_lane(settings, handlers, lambda: set(engine.graphs.assigned), answers)
 
     @app.timer(0.5)  # type: ignore[untyped-decorator]
     async def expire_queries() -> None:

@@ -5,8 +5,8 @@ agents' buffers in fetch order. While an ingest runs, the apply agent's buffer i
 the conductor waits for room before it delivers the next record, and a query fetched behind
 apply parts waits with it (measured during a 50,000-edge ingest, one worker: p50 139 ms,
 p99 327 ms from send to answer, against 3 ms idle). Queries, query requests and query
-partials are therefore read here, by an aiokafka consumer with its own fetches, on a thread
-of its own (:mod:`agents.query_thread`).
+partials are therefore read here, by an aiokafka consumer with its own fetches, and handled
+on the worker's event loop between apply parts.
 
 Assignment follows the graph: the lane reads partition ``p`` of the three query topics
 exactly while this worker holds graph partition ``p`` (the partitions Faust assigned and

@@ -3,13 +3,12 @@
 Each graph partition has a version that grows with every applied part that changed it. A
 result is stored with the versions of the partitions it read; a lookup returns it only if
 every one of those partitions is still at the recorded version, so any write that could
-change the answer makes the entry a miss. Safe to share between threads.
+change the answer makes the entry a miss.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,7 +29,6 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[str, tuple[Any, dict[int, int]]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -41,23 +39,21 @@ class ResultCache:
         ``current(p)`` gives partition ``p``'s version now, or ``None`` when unknown here
         (a partition held by another worker): unknown counts as changed.
         """
-        with self._lock:
-            entry = self._entries.get(key) if self.size > 0 else None
-            if entry is not None:
-                result, versions = entry
-                if all(current(p) == v for p, v in versions.items()):
-                    self._entries.move_to_end(key)
-                    self.hits += 1
-                    return True, result
-                del self._entries[key]
-            self.misses += 1
-            return False, None
+        entry = self._entries.get(key) if self.size > 0 else None
+        if entry is not None:
+            result, versions = entry
+            if all(current(p) == v for p, v in versions.items()):
+                self._entries.move_to_end(key)
+                self.hits += 1
+                return True, result
+            del self._entries[key]
+        self.misses += 1
+        return False, None
 
     def put(self, key: str, result: Any, versions: Mapping[int, int]) -> None:
         if self.size <= 0:
             return
-        with self._lock:
-            self._entries[key] = (result, dict(versions))
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        self._entries[key] = (result, dict(versions))
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
