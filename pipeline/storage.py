@@ -205,13 +205,13 @@ class GraphRecordSink:
         self.others = others
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        if key[0] not in (_O, _I):
+        if not is_edge_record(key):
             self.others[key] = value
         decode_record(key, value, self.graph)
 
     def pop(self, key: bytes, default: bytes | None = None) -> bytes | None:
         """Delete ``key`` (a tombstone); what ``others`` held for it, else ``default``."""
-        held = default if key[0] in (_O, _I) else self.others.pop(key, default)
+        held = default if is_edge_record(key) else self.others.pop(key, default)
         remove_record(key, self.graph)
         return held
 
