@@ -85,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
     parser.add_argument(
         "--with-ingest", action="store_true", help="also measure queries during an ingest"
     )
-    parser.add_argument("--ingest-edges", type=int, help="edges of that ingest (200,000; 50,000)")
+    parser.add_argument("--ingest-edges", type=int, help="edges of that ingest (1,000,000; 50,000)")
     parser.add_argument("--rate", type=float, default=50.0, help="offered queries/s then (50)")
     parser.add_argument("--query-timeout", type=float, default=30.0, help="per query, s (30)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about 3 minutes")
@@ -100,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
     quick = bool(a.quick)
     edges = a.edges if a.edges is not None else (100_000 if quick else 1_000_000)
     queries = a.queries if a.queries is not None else (200 if quick else 1000)
-    ingest_edges = a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 200_000)
+    ingest_edges = a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 1_000_000)
     positive = (edges, a.partitions, a.chunk_size, queries, *a.concurrency, ingest_edges)
     if min(positive) < 1 or (a.nodes is not None and a.nodes < 1):
         parser.error("sizes, counts and --concurrency must be positive")

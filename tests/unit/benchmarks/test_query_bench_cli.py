@@ -16,7 +16,7 @@ def test_defaults_are_the_full_run() -> None:
     assert plan.concurrency == (32, 128)
     assert plan.load_seconds == 10.0
     assert not plan.with_ingest
-    assert plan.ingest_edges == 200_000
+    assert plan.ingest_edges == 1_000_000
     assert json_out == Path("bench-results/queries.json")
     assert not quick
 
