@@ -31,8 +31,7 @@ from schemas.validation import parse_chunk_in_slices
 __all__ = ["register_ingest"]
 
 log = structlog.get_logger(__name__)
-APPLY_SLICE = 128  # steps applied between two turns of the event loop
-VALIDATE_SLICE = 250  # chunk items validated between two turns of the event loop
+VALIDATE_PER_APPLY = 2  # chunk items validated per turn, per graph step applied per turn
 
 
 def _ack_requested(headers: Any) -> bool:
@@ -44,6 +43,8 @@ def register_ingest(engine: Any) -> None:
     app = engine.app
     partitions = engine.settings.partitions
     durable_store = engine.settings.store == "rocksdb"
+    apply_slice = engine.settings.ingest_slice  # steps applied between two loop turns
+    validate_slice = apply_slice * VALIDATE_PER_APPLY
 
     @app.agent(engine.input_topic, name="graph-route")  # type: ignore[untyped-decorator]
     async def route(stream: Any) -> None:
@@ -61,7 +62,11 @@ def register_ingest(engine: Any) -> None:
                 if not isinstance(raw, bytes):
                     raise TypeError("message without a value")
                 parsed, parts = await _parse_and_route(
-                    raw, header_value(headers, "content-type"), engine.limits, partitions
+                    raw,
+                    header_value(headers, "content-type"),
+                    engine.limits,
+                    partitions,
+                    validate_slice,
                 )
                 if isinstance(parsed, WireError):
                     await reject(
@@ -105,7 +110,7 @@ def register_ingest(engine: Any) -> None:
                 graph = engine.graph(msg.partition)
                 engine.graphs.unsettled.add(msg.partition)
                 begin_part(graph)
-                await _apply_in_slices(graph, part.steps)
+                await _apply_in_slices(graph, part.steps, apply_slice)
                 finish_routed_part(graph, part.steps, part.source)
                 matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
                 if matches or forwards:
@@ -134,22 +139,22 @@ def register_ingest(engine: Any) -> None:
                 engine.count("errors.internal")
 
 
-async def _apply_in_slices(graph: Any, steps: list[Step]) -> None:
-    """Apply a part a slice at a time, letting the event loop run between slices: a part of
-    a large chunk takes milliseconds, and queries (agents.query_lane) would wait for all of
-    it. Nothing else applies to this partition meanwhile (one apply agent per worker)."""
-    for start in range(0, len(steps), APPLY_SLICE):
+async def _apply_in_slices(graph: Any, steps: list[Step], size: int) -> None:
+    """Apply a part ``size`` steps at a time, letting the event loop run between slices: a
+    part of a large chunk takes milliseconds, and queries (agents.query_lane) would wait for
+    all of it. Nothing else applies to this partition meanwhile (one apply agent per worker)."""
+    for start in range(0, len(steps), size):
         if start:
             await asyncio.sleep(0)
-        graph.apply(steps[start : start + APPLY_SLICE])
+        graph.apply(steps[start : start + size])
 
 
 async def _parse_and_route(
-    raw: bytes, content_type: str | None, limits: Limits, partitions: int
+    raw: bytes, content_type: str | None, limits: Limits, partitions: int, size: int
 ) -> tuple[Chunk | WireError, dict[int, list[Step]]]:
-    """Validate a slice of items at a time and route, with a loop turn between each step:
-    a chunk of thousands of ops takes milliseconds to validate, and queries would wait."""
-    steps = parse_chunk_in_slices(raw, content_type, limits, VALIDATE_SLICE)
+    """Validate ``size`` items at a time and route, with a loop turn between each step: a
+    chunk of thousands of ops takes milliseconds to validate, and queries would wait."""
+    steps = parse_chunk_in_slices(raw, content_type, limits, size)
     while True:
         try:
             next(steps)

@@ -5,6 +5,7 @@ Usage::
 
     python -m benchmarks.queries [--edges 1000000] [--nodes 100000] [--queries 1000]
                                  [--concurrency 32,128] [--seconds 10] [--with-ingest]
+                                 [--ingest-edges 1000000] [--ingest-slice 64]
                                  [--quick] [--json-out bench-results/queries.json]
 
 It starts a local Kafka broker and one worker process (memory store, 4 partitions) of its
@@ -87,6 +88,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
     )
     parser.add_argument("--ingest-edges", type=int, help="edges of that ingest (1,000,000; 50,000)")
     parser.add_argument("--rate", type=float, default=50.0, help="offered queries/s then (50)")
+    parser.add_argument(
+        "--ingest-slice",
+        type=int,
+        default=Settings().ingest_slice,
+        help=f"the worker's ingest_slice setting ({Settings().ingest_slice})",
+    )
     parser.add_argument("--query-timeout", type=float, default=30.0, help="per query, s (30)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about 3 minutes")
     parser.add_argument("--time-limit", type=float, help="stop everything after this (3600; 600)")
@@ -100,8 +107,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
     quick = bool(a.quick)
     edges = a.edges if a.edges is not None else (100_000 if quick else 1_000_000)
     queries = a.queries if a.queries is not None else (200 if quick else 1000)
-    ingest_edges = a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 1_000_000)
+    ingest_edges = (
+        a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 1_000_000)
+    )
     positive = (edges, a.partitions, a.chunk_size, queries, *a.concurrency, ingest_edges)
+    positive += (a.ingest_slice,)
     if min(positive) < 1 or (a.nodes is not None and a.nodes < 1):
         parser.error("sizes, counts and --concurrency must be positive")
     if not 1 <= a.chunk_size <= Settings().max_items_per_chunk:
@@ -123,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
         load_seconds=a.seconds or (5.0 if quick else 10.0),
         with_ingest=bool(a.with_ingest),
         ingest_edges=ingest_edges,
+        ingest_slice=a.ingest_slice,
         rate=a.rate,
         query_timeout=a.query_timeout,
         time_limit=a.time_limit or (600.0 if quick else 3600.0),
@@ -190,6 +201,7 @@ def run_benchmark(plan: Plan, report: QueryReport) -> None:
         progress("starting a local Kafka broker")
         kafka = stack.enter_context(LocalKafka(free_port(), data_dir=workdir / "kafka"))
         settings = bench_settings(kafka.bootstrap, workdir, plan.partitions)
+        settings = settings.replace(ingest_slice=plan.ingest_slice)
         progress("starting a worker")
         worker = WebWorker(settings)
         stack.enter_context(worker)

@@ -62,6 +62,7 @@ class Plan:
     load_seconds: float
     with_ingest: bool
     ingest_edges: int
+    ingest_slice: int  # the worker's setting: graph steps applied per event-loop turn
     rate: float  # offered queries per second during the ingest
     query_timeout: float
     time_limit: float

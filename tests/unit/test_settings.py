@@ -92,3 +92,10 @@ def test_snapshot_on_stop_reads_true_and_false_words(raw: str, expected: bool) -
 def test_snapshot_on_stop_rejects_other_words_naming_the_setting() -> None:
     with pytest.raises(SettingsError, match="snapshot_on_stop"):
         Settings.load(env={"PROJECT_ENGINE_SNAPSHOT_ON_STOP": "maybe"})
+
+
+def test_ingest_slice_reads_a_positive_count_and_refuses_zero() -> None:
+    assert Settings().ingest_slice == 64
+    assert Settings.load({}, env={"PROJECT_ENGINE_INGEST_SLICE": "256"}).ingest_slice == 256
+    with pytest.raises(SettingsError, match="PROJECT_ENGINE_INGEST_SLICE"):
+        Settings.load({}, env={"PROJECT_ENGINE_INGEST_SLICE": "0"})

@@ -17,6 +17,7 @@ def test_defaults_are_the_full_run() -> None:
     assert plan.load_seconds == 10.0
     assert not plan.with_ingest
     assert plan.ingest_edges == 1_000_000
+    assert plan.ingest_slice == 64
     assert json_out == Path("bench-results/queries.json")
     assert not quick
 
@@ -50,6 +51,7 @@ def test_explicit_values_win() -> None:
         ["--queries", "10001"],  # more than the worker's result cache holds
         ["--rate", "0"],
         ["--chunk-size", "20000"],
+        ["--ingest-slice", "0"],
     ],
 )
 def test_bad_values_are_refused(argv: list[str]) -> None:
