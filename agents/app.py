@@ -21,6 +21,7 @@ from agents.consumer_tuning import (
     tune_gc,
 )
 from agents.local_state import LocalGraphs
+from agents.memory_release import IdleTrim, malloc_trim
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
 from pipeline.result_cache import ResultCache
@@ -34,6 +35,7 @@ __all__ = ["EngineApp", "build_engine"]
 PRODUCER_BUFFER_MAX_MESSAGES = 100_000
 
 log = structlog.get_logger(__name__)
+IDLE_CHECK_SECONDS = 2.0  # how soon freed heap goes back to the OS after a burst
 
 
 @dataclass
@@ -259,17 +261,23 @@ def build_engine(settings: Settings) -> EngineApp:
     )
 
     snapshot = _snapshot_path(settings, app)
+    idle_trim = IdleTrim(malloc_trim())
 
     @table.on_recover
     async def _rebuild() -> None:
         engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply, snapshot)
         engine.bump_versions(engine.graphs.assigned)
         settle_heap()
+        idle_trim.now()
         shorten_fetch_wait(app)
 
     @app.timer(5.0)  # type: ignore[untyped-decorator]
     async def _keep_fetch_wait_short() -> None:  # the fetcher is recreated on restarts
         shorten_fetch_wait(app)
+
+    @app.timer(IDLE_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    async def _release_freed_memory() -> None:
+        idle_trim.check(engine.counters.get("parts_applied", 0))
 
     def _revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
         # Until recovery rebuilds local state, nothing here may answer from it.
