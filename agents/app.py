@@ -21,7 +21,7 @@ from agents.consumer_tuning import (
     tune_gc,
 )
 from agents.local_state import LocalGraphs
-from agents.memory_release import IdleTrim, malloc_trim
+from agents.memory_release import CHECK_SECONDS, IdleTrim, malloc_trim
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
 from pipeline.result_cache import ResultCache
@@ -35,7 +35,6 @@ __all__ = ["EngineApp", "build_engine"]
 PRODUCER_BUFFER_MAX_MESSAGES = 100_000
 
 log = structlog.get_logger(__name__)
-IDLE_CHECK_SECONDS = 2.0  # how soon freed heap goes back to the OS after a burst
 
 
 @dataclass
@@ -275,7 +274,7 @@ def build_engine(settings: Settings) -> EngineApp:
     async def _keep_fetch_wait_short() -> None:  # the fetcher is recreated on restarts
         shorten_fetch_wait(app)
 
-    @app.timer(IDLE_CHECK_SECONDS)  # type: ignore[untyped-decorator]
+    @app.timer(CHECK_SECONDS)  # type: ignore[untyped-decorator]
     async def _release_freed_memory() -> None:
         idle_trim.check(engine.counters.get("parts_applied", 0))
 

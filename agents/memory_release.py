@@ -15,7 +15,9 @@ import ctypes
 import ctypes.util
 from collections.abc import Callable
 
-__all__ = ["IdleTrim", "malloc_trim"]
+__all__ = ["CHECK_SECONDS", "IdleTrim", "malloc_trim"]
+
+CHECK_SECONDS = 2.0  # how often the worker checks for idleness: how soon freed heap goes back
 
 Trim = Callable[[], object]
 
@@ -52,12 +54,11 @@ class IdleTrim:
         self._seen = work_done
         if not idle or work_done == self._trimmed_at:
             return False
-        return self.now(work_done)
+        self._trimmed_at = work_done
+        return self.now()
 
-    def now(self, work_done: int | None = None) -> bool:
+    def now(self) -> bool:
         """Trim at once (after a rebuild, say); ``False`` where nothing can be trimmed."""
-        if work_done is not None:
-            self._trimmed_at = work_done
         if self._trim is None:
             return False
         self._trim()

@@ -110,8 +110,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
     ingest_edges = (
         a.ingest_edges if a.ingest_edges is not None else (50_000 if quick else 1_000_000)
     )
-    positive = (edges, a.partitions, a.chunk_size, queries, *a.concurrency, ingest_edges)
-    positive += (a.ingest_slice,)
+    positive = (
+        edges, a.partitions, a.chunk_size, queries, *a.concurrency, ingest_edges, a.ingest_slice
+    )  # fmt: skip
     if min(positive) < 1 or (a.nodes is not None and a.nodes < 1):
         parser.error("sizes, counts and --concurrency must be positive")
     if not 1 <= a.chunk_size <= Settings().max_items_per_chunk:
@@ -200,8 +201,9 @@ def run_benchmark(plan: Plan, report: QueryReport) -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="engine-qbench-")))
         progress("starting a local Kafka broker")
         kafka = stack.enter_context(LocalKafka(free_port(), data_dir=workdir / "kafka"))
-        settings = bench_settings(kafka.bootstrap, workdir, plan.partitions)
-        settings = settings.replace(ingest_slice=plan.ingest_slice)
+        settings = bench_settings(kafka.bootstrap, workdir, plan.partitions).replace(
+            ingest_slice=plan.ingest_slice
+        )
         progress("starting a worker")
         worker = WebWorker(settings)
         stack.enter_context(worker)
