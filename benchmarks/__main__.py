@@ -1,12 +1,13 @@
-"""The whole benchmark suite: ingest, queries and state, then one table of every target.
+"""The whole benchmark suite: ingest, queries, state and paths, then one table of every target.
 
 Usage::
 
-    python -m benchmarks [--quick] [--only ingest|queries|state ...] [--out-dir bench-results]
+    python -m benchmarks [--quick] [--only ingest queries state paths] [--out-dir bench-results]
 
-Each benchmark runs in its own process, starting and stopping its own broker and workers,
-and writes its JSON into ``--out-dir`` (``<name>.json``, or ``<name>-quick.json``). The
-suite then prints every target with the figure measured and a verdict, and writes them to
+Each benchmark runs in its own process, starting and stopping its own broker and workers
+(the path benchmark compares two searches in the pure core and needs neither), and writes
+its JSON into ``--out-dir`` (``<name>.json``, or ``<name>-quick.json``). The suite then
+prints every target with the figure measured and a verdict, and writes them to
 ``suite.json`` (``suite-quick.json``). A benchmark that fails leaves its targets ``n/a``
 and the suite exits 1.
 """
@@ -27,7 +28,7 @@ from project_engine.localkafka import KAFKA_VERSION
 
 __all__ = ["BENCHMARKS", "command", "main", "parse_args"]
 
-BENCHMARKS = ("ingest", "queries", "state")
+BENCHMARKS = ("ingest", "queries", "state", "paths")
 _EXTRA = {"queries": ["--with-ingest"]}  # the query targets are judged while ingest runs
 
 

@@ -62,7 +62,8 @@ class QueryRun:
     partition; ``feed`` takes their partials in any order and returns ``None`` until the
     last one of the round arrives, then the next step. Partials of other rounds, of
     partitions not asked this round, repeated ones and any after the end are ignored.
-    ``touched`` holds every partition whose partial was taken.
+    ``touched`` holds every partition whose partial was taken. ``plans`` maps query types
+    to the plans that evaluate them (:data:`PLANS`; a benchmark passes a baseline's).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class QueryRun:
         args: Mapping[str, Any],
         partitions: int,
         limits: QueryLimits | None = None,
+        plans: Mapping[str, type[QueryPlan]] = PLANS,
     ) -> None:
         if partitions < 1:
             raise ValueError(f"a graph has at least one partition, got {partitions}")
@@ -79,7 +81,7 @@ class QueryRun:
         self.partitions = partitions
         self.limits = limits or QueryLimits()
         self.touched: set[int] = set()
-        plan_type = PLANS.get(qtype)
+        plan_type = plans.get(qtype)
         self._plan = None if plan_type is None else plan_type(args, partitions, self.limits)
         self._round = -1
         self._asked: dict[int, dict[str, Any]] = {}

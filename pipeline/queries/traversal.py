@@ -52,38 +52,50 @@ class Traversal(QueryPlan):
                 group.append(node_id)
         return by
 
-    def expand(self, frontier: Sequence[str], probe: Sequence[str] = ()) -> Asks:
-        """The requests expanding ``frontier`` (and probing ``probe`` for existence).
+    def visited_count(self) -> int:
+        """Nodes the traversal has visited, what ``max_visited`` bounds."""
+        return len(self.visited)
+
+    def expand(
+        self,
+        frontier: Sequence[str],
+        probe: Sequence[str] = (),
+        *,
+        direction: str | None = None,
+    ) -> Asks:
+        """The requests expanding ``frontier`` along ``direction`` (the query's by default)
+        and probing ``probe`` for existence.
 
         With V nodes visited, the round may add at most ``room = min(max_visited - V,
         max_frontier)`` new nodes. A partition seeing more than ``V + room`` distinct
         neighbors has more than ``room`` new ones among them (at most V were visited), so
         ``cap = V + room`` lets it stop early without ever failing a query that fits.
         """
-        limits, visited = self.limits, len(self.visited)
+        limits, visited = self.limits, self.visited_count()
         room_visited = limits.max_visited - visited
         if room_visited <= limits.max_frontier:
             self._room, self._room_limit = room_visited, "max_visited"
         else:
             self._room, self._room_limit = limits.max_frontier, "max_frontier"
         cap = visited + self._room
+        way = direction or self.direction
         asks: Asks = {}
         self.asked = self.owners(frontier)
         for p, ids in self.asked.items():
-            asks[p] = self._request(ids, cap)
+            asks[p] = self._request(ids, cap, way)
         for p, ids in self.owners(probe).items():
             ask = asks.get(p)
             if ask is None:
-                ask = asks[p] = self._request([], cap)
+                ask = asks[p] = self._request([], cap, way)
                 self.asked[p] = []
             ask["probe"] = ids
         return asks
 
-    def _request(self, ids: list[str], cap: int) -> dict[str, Any]:
+    def _request(self, ids: list[str], cap: int, direction: str) -> dict[str, Any]:
         return {
             "op": "expand",
             "ids": ids,
-            "dir": self.direction,
+            "dir": direction,
             "type": self.edge_type,
             "cap": cap,
         }

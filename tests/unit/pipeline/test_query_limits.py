@@ -4,6 +4,7 @@ early, never refuse a query that fits, and fail the same way whatever the partit
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -86,14 +87,42 @@ def test_a_round_adding_too_many_nodes_fails_on_max_frontier() -> None:
     assert CountingEntries.touched < 2_000
 
 
-def test_shortest_path_through_a_hub_fails_on_max_visited_but_a_missing_dst_does_not() -> None:
+def test_shortest_path_past_an_overflowing_hub_goes_on_from_the_other_end() -> None:
     graphs = counted_hub_graph(1)
     limits = QueryLimits(max_visited=5_000)
     got = outcome(graphs, "shortest_path", limits, src="root", dst="elsewhere", max_depth=6)
     assert got == Done({"path": None})
+    # The hub's side closes; the search from root finds nothing reaching it: no path.
     got = outcome(graphs, "shortest_path", limits, src="hub", dst="root", max_depth=6)
-    message = "shortest_path visited more than 5000 nodes (max_visited)"
+    assert got == Done({"path": None})
+    # From root the hub overflows; from d7 back, the hub is met at once.
+    CountingEntries.touched = 0
+    got = outcome(graphs, "shortest_path", limits, src="root", dst="d7", max_depth=6)
+    assert got == Done({"path": ["root", "hub", "d7"]})
+    assert CountingEntries.touched < 2 * 5_000
+
+
+@functools.cache
+def fan_graph(partitions: int) -> dict[int, GraphPartition]:
+    """``hub -> d0 .. d1999`` and ``e0 .. e1999 -> sink``: both ends overflow a small limit."""
+    ops: list[Op] = [UpsertEdge("hub", f"d{i}", "", {}) for i in range(2_000)]
+    ops += [UpsertEdge(f"e{i}", "sink", "", {}) for i in range(2_000)]
+    ops += [UpsertEdge(f"d{i}", f"e{i}", "", {}) for i in range(2_000)]
+    return build_partitions(ops, partitions)
+
+
+@pytest.mark.parametrize("partitions", [1, 8])
+def test_shortest_path_fails_on_a_limit_only_when_both_ends_overflow(partitions: int) -> None:
+    graphs = fan_graph(partitions)
+    got = outcome(graphs, "shortest_path", QueryLimits(max_visited=500), src="hub", dst="sink")
+    message = "shortest_path visited more than 500 nodes (max_visited)"
     assert got == Failed("limit_exceeded", message)
+    got = outcome(graphs, "shortest_path", QueryLimits(max_frontier=500), src="hub", dst="sink")
+    message = "shortest_path frontier grew to more than 500 nodes (max_frontier)"
+    assert got == Failed("limit_exceeded", message)
+    wide = QueryLimits(max_visited=5_000)
+    got = outcome(graphs, "shortest_path", wide, src="hub", dst="sink")
+    assert got == Done({"path": ["hub", "d0", "e0", "sink"]})
 
 
 def test_neighbors_past_max_result_fail_but_a_limit_within_it_answers() -> None:
@@ -179,3 +208,38 @@ def test_limit_outcomes_are_identical_for_one_and_eight_partitions(limits: Query
 def test_limits_below_one_are_refused(field: str) -> None:
     with pytest.raises(ValueError, match=field):
         QueryLimits(**{field: 0})
+
+
+def bfs_distances(adjacency: dict[str, list[str]], start: str) -> dict[str, int]:
+    distances, frontier = {start: 0}, [start]
+    while frontier:
+        following = []
+        for node_id in frontier:
+            for other in adjacency.get(node_id, ()):
+                if other not in distances:
+                    distances[other] = distances[node_id] + 1
+                    following.append(other)
+        frontier = following
+    return distances
+
+
+def test_shortest_path_answers_within_a_limit_a_one_ended_search_would_break() -> None:
+    rng = random.Random(11)
+    nodes, degree, limit = 5_000, 10, 1_000
+    adjacency = {f"u{i}": [f"u{rng.randrange(nodes)}" for _ in range(degree)] for i in range(nodes)}
+    graphs = build_partitions(
+        [UpsertEdge(src, dst, "", {}) for src, dsts in adjacency.items() for dst in dsts], 4
+    )
+    one_ended_breaks = 0
+    for _ in range(30):
+        src, dst = f"u{rng.randrange(nodes)}", f"u{rng.randrange(nodes)}"
+        distances = bfs_distances(adjacency, src)
+        length = distances.get(dst)
+        within = sum(1 for d in distances.values() if length is not None and d <= length)
+        one_ended_breaks += within > limit
+        got = outcome(graphs, "shortest_path", QueryLimits(max_visited=limit), src=src, dst=dst)
+        assert isinstance(got, Done), (src, dst, got)
+        path = got.result["path"]
+        assert path is not None and len(path) == length + 1 and path[0] == src and path[-1] == dst
+        assert all(b in adjacency[a] for a, b in itertools.pairwise(path))
+    assert one_ended_breaks >= 20  # most of these pairs are out of a one-ended search's reach
