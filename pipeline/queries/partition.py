@@ -170,17 +170,40 @@ def _collect(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLim
 
 
 def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
-    """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending."""
+    """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending.
+
+    Degrees are read off the entry containers' lengths (a list holds ``width`` items per
+    entry, a set or dict one), with a threshold (the k-th largest) taken before any pair is
+    built: a scan of a partition's nodes at close to C speed rather than a call per node.
+    Nodes without entries (degree 0) come last, by id, when fewer than ``k`` have any.
+    """
     k = int(request["k"])
     direction: str = request["dir"]
-    out, into = graph.out_degree, graph.in_degree
-    if direction == "out":
-        keyed = ((-out(n), n) for n in graph.nodes)
-    elif direction == "in":
-        keyed = ((-into(n), n) for n in graph.nodes)
+    if direction == "both":
+        degrees = dict(zip(graph.out_edges, _entry_counts(graph.out_edges, 3), strict=True))
+        get = degrees.get
+        for node_id, count in zip(graph.in_edges, _entry_counts(graph.in_edges, 2), strict=True):
+            degrees[node_id] = get(node_id, 0) + count
+        ids, counts = list(degrees), list(degrees.values())
     else:
-        keyed = ((-out(n) - into(n), n) for n in graph.nodes)
-    return [[node_id, -negative] for negative, node_id in heapq.nsmallest(k, keyed)]
+        index, width = (graph.out_edges, 3) if direction == "out" else (graph.in_edges, 2)
+        ids, counts = list(index), _entry_counts(index, width)
+    if len(counts) > k:
+        kth = heapq.nlargest(k, counts)[-1]
+        ranked = sorted((-count, n) for n, count in zip(ids, counts, strict=True) if count >= kth)
+    else:
+        ranked = sorted((-count, n) for n, count in zip(ids, counts, strict=True))
+    top = [[node_id, -negative] for negative, node_id in ranked[:k]]
+    if len(top) < k:
+        held = set(ids)
+        bare = heapq.nsmallest(k - len(top), (n for n in graph.nodes if n not in held))
+        top += [[node_id, 0] for node_id in bare]
+    return top
+
+
+def _entry_counts(index: Mapping[str, Any], width: int) -> list[int]:
+    """The entry count of each node's container in ``index`` (:mod:`pipeline.entries`)."""
+    return [len(c) // width if c.__class__ is list else len(c) for c in index.values()]
 
 
 def _stats(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
