@@ -88,11 +88,18 @@ def shared_props(packed: PackedProps) -> PackedProps:
     return packed
 
 
+_pack = msgpack.Packer(use_bin_type=True).pack
+"""One packer for every edge's props: ``msgpack.packb`` sets up a packer per call, which
+costs more than packing a small map. Packing plain values runs without releasing the GIL,
+so no two packs interleave."""
+
+
 def pack_props(props: Mapping[str, Any]) -> PackedProps:
     """``props`` without its ``None`` values, packed (shared, :func:`shared_props`);
     :data:`NO_PROPS` when nothing is left."""
-    kept = {k: v for k, v in props.items() if v is not None}
-    return shared_props(msgpack.packb(kept, use_bin_type=True)) if kept else NO_PROPS
+    if None in props.values():  # rare: a None only removes a prop of an existing edge
+        props = {k: v for k, v in props.items() if v is not None}
+    return shared_props(_pack(props)) if props else NO_PROPS
 
 
 def edge_props(packed: PackedProps) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The search grows a *forward* ball around ``src`` (following ``direction``) and a
 ball around ``dst`` (following the reverse direction), one level per round, each round
 expanding the side with the smaller frontier. On a graph of average degree k, a path of
 length d costs about ``2 * k ** (d / 2)`` visited nodes instead of ``k ** d``: on a random
-graph of 10^5 nodes and 10^6 edges, a few thousand instead of the whole graph.
+graph of 10^5 nodes and 10^6 edges (paths of mostly 5 hops), 1,270 at the median against
+13,662 one-ended, where two searches in three pass ``max_frontier`` (``benchmarks.paths``).
 
 Meeting: every round checks the level it adds against the other ball. While no node is in
 both balls, a shortest path of length d is longer than the two depths together (its node
@@ -51,7 +52,7 @@ from typing import Any
 from pipeline.queries.protocol import Done, Failed, PlanStep, QueryLimits, is_over
 from pipeline.queries.traversal import Traversal
 
-__all__ = ["ShortestPathPlan"]
+__all__ = ["BACKWARD", "FORWARD", "ShortestPathPlan"]
 
 FORWARD, BACKWARD = 0, 1
 _REVERSE = {"out": "in", "in": "out", "both": "both"}

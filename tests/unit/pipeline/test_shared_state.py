@@ -18,7 +18,7 @@ import msgpack
 import pytest
 
 from pipeline.entries import SMALL, out_count, out_items, out_pairs, pairs, pairs_count
-from pipeline.graph import BARE, NO_PROPS, GraphPartition, NodeRecord, edge_props
+from pipeline.graph import BARE, NO_PROPS, GraphPartition, NodeRecord, edge_props, pack_props
 from pipeline.routing import route_chunk
 from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import (
@@ -227,6 +227,16 @@ def test_removing_the_last_prop_of_an_edge_returns_it_to_the_shared_empty_props(
     assert graph.out_props("alice", "T", "x") is NO_PROPS
     assert msgpack.unpackb(cluster.table[out_key("alice", "T", "x")]) == {}
     assert cluster.rebuilt()[0].out_props("alice", "T", "x") is NO_PROPS
+
+
+def test_packed_props_drop_none_values_and_match_msgpack_after_a_failed_pack() -> None:
+    with pytest.raises(OverflowError):
+        pack_props({"w": 1, "big": 2**70})  # a failed pack leaves nothing behind
+    props: dict[str, Any] = {"w": 1, "gone": None, "z": [0, "é"]}
+    assert pack_props(props) == msgpack.packb({"w": 1, "z": [0, "é"]}, use_bin_type=True)
+    assert props == {"w": 1, "gone": None, "z": [0, "é"]}  # the caller's map is left alone
+    assert pack_props({"gone": None}) is NO_PROPS
+    assert pack_props({"w": 7}) is pack_props({"w": 7})  # small props are shared
 
 
 def test_removing_a_missing_prop_of_an_edge_without_props_writes_nothing() -> None:
