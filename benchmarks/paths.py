@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.data import uniform_edge_ops
+from benchmarks.baselines import pure_core
+from benchmarks.data import encode_chunks, uniform_edge_ops
 from benchmarks.path_baseline import OneEndedShortestPath
 from benchmarks.query_args import kind
 from benchmarks.query_stats import ratio, summarize
@@ -36,9 +37,7 @@ from pipeline.graph import GraphPartition
 from pipeline.queries import Done, Failed, QueryLimits, QueryRun, run_locally
 from pipeline.queries.protocol import QueryPlan
 from pipeline.queries.run import PLANS
-from pipeline.routing import route_chunk
 from project_engine.localkafka import KAFKA_VERSION
-from schemas.ops import Op, UpsertEdge
 
 __all__ = ["PLAN_SETS", "build_graphs", "main", "parse_args", "run_benchmark"]
 
@@ -75,17 +74,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build_graphs(edges: int, nodes: int, partitions: int, seed: int) -> dict[int, GraphPartition]:
-    """The partitions of the query benchmark's graph, built with the pure core."""
-    ops: list[Op] = [
-        UpsertEdge(op["src"], op["dst"], op["type"], op["props"])
-        for op in uniform_edge_ops(nodes, edges, seed)
-    ]
-    graphs = {p: GraphPartition(p) for p in range(partitions)}
-    for start in range(0, len(ops), CHUNK):
-        for p, steps in route_chunk(ops[start : start + CHUNK], partitions).items():
-            graphs[p].apply(steps)
-            graphs[p].take_dirty()
-    return graphs
+    """The partitions of the query benchmark's graph, built by the pure core as a worker
+    builds them from the messages the SDK publishes."""
+    chunks = encode_chunks(uniform_edge_ops(nodes, edges, seed), CHUNK, "paths-bench")
+    _, state = pure_core(chunks, partitions)
+    return dict(enumerate(state.graphs))
 
 
 def _outcome(step: Done | Failed) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "PairEntries",
     "out_add",
     "out_count",
+    "out_counts",
     "out_get",
     "out_items",
     "out_pairs",
@@ -36,6 +37,7 @@ __all__ = [
     "pairs",
     "pairs_add",
     "pairs_count",
+    "pairs_counts",
     "pairs_discard",
     "pairs_has",
     "pairs_insert",
@@ -71,6 +73,11 @@ def pairs_count(entries: PairEntries | None) -> int:
     if entries is None:
         return 0
     return len(entries) if isinstance(entries, set) else len(entries) >> 1
+
+
+def pairs_counts(index: dict[str, PairEntries]) -> list[int]:
+    """:func:`pairs_count` of every node's container in ``index``, in its order."""
+    return [len(e) >> 1 if e.__class__ is list else len(e) for e in index.values()]
 
 
 def pairs_has(entries: PairEntries | None, etype: str, node: str) -> bool:
@@ -150,6 +157,11 @@ def out_count(entries: OutEntries | None) -> int:
     if entries is None:
         return 0
     return len(entries) if isinstance(entries, dict) else len(entries) // 3
+
+
+def out_counts(out: dict[str, OutEntries]) -> list[int]:
+    """:func:`out_count` of every node's container in ``out``, in its order."""
+    return [len(e) // 3 if e.__class__ is list else len(e) for e in out.values()]
 
 
 def out_get(entries: OutEntries | None, etype: str, dst: str) -> bytes | None:

@@ -22,7 +22,7 @@ from operator import itemgetter
 from typing import Any
 
 from pipeline.digest import partition_digest
-from pipeline.entries import out_items
+from pipeline.entries import out_counts, out_items, pairs_counts
 from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
 
@@ -172,22 +172,24 @@ def _collect(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLim
 def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
     """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending.
 
-    Degrees are read off the entry containers' lengths (a list holds ``width`` items per
-    entry, a set or dict one), with a threshold (the k-th largest) taken before any pair is
-    built: a scan of a partition's nodes at close to C speed rather than a call per node.
+    Degrees are read off the entry containers' lengths (:func:`~pipeline.entries.out_counts`,
+    :func:`~pipeline.entries.pairs_counts`), with a threshold (the k-th largest) taken before
+    any pair is built: a scan of a partition's nodes at close to C speed rather than a call
+    per node.
     Nodes without entries (degree 0) come last, by id, when fewer than ``k`` have any.
     """
     k = int(request["k"])
     direction: str = request["dir"]
     if direction == "both":
-        degrees = dict(zip(graph.out_edges, _entry_counts(graph.out_edges, 3), strict=True))
+        degrees = dict(zip(graph.out_edges, out_counts(graph.out_edges), strict=True))
         get = degrees.get
-        for node_id, count in zip(graph.in_edges, _entry_counts(graph.in_edges, 2), strict=True):
+        for node_id, count in zip(graph.in_edges, pairs_counts(graph.in_edges), strict=True):
             degrees[node_id] = get(node_id, 0) + count
         ids, counts = list(degrees), list(degrees.values())
+    elif direction == "out":
+        ids, counts = list(graph.out_edges), out_counts(graph.out_edges)
     else:
-        index, width = (graph.out_edges, 3) if direction == "out" else (graph.in_edges, 2)
-        ids, counts = list(index), _entry_counts(index, width)
+        ids, counts = list(graph.in_edges), pairs_counts(graph.in_edges)
     if len(counts) > k:
         kth = heapq.nlargest(k, counts)[-1]
         ranked = sorted((-count, n) for n, count in zip(ids, counts, strict=True) if count >= kth)
@@ -199,11 +201,6 @@ def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits)
         bare = heapq.nsmallest(k - len(top), (n for n in graph.nodes if n not in held))
         top += [[node_id, 0] for node_id in bare]
     return top
-
-
-def _entry_counts(index: Mapping[str, Any], width: int) -> list[int]:
-    """The entry count of each node's container in ``index`` (:mod:`pipeline.entries`)."""
-    return [len(c) // width if c.__class__ is list else len(c) for c in index.values()]
 
 
 def _stats(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
