@@ -21,6 +21,7 @@ from agents.consumer_tuning import (
     tune_gc,
 )
 from agents.local_state import LocalGraphs
+from agents.loop_share import LoopShare
 from agents.memory_release import CHECK_SECONDS, IdleTrim, malloc_trim
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
@@ -65,6 +66,7 @@ class EngineApp:
     _version_seq: int = field(default_factory=lambda: secrets.randbits(62) << 1)
     _reply_topics: dict[str, Any] = field(default_factory=dict)
     answer_producer: Any = None  # the query lane's own producer, while it runs
+    loop_share: LoopShare = field(default_factory=lambda: LoopShare(0))
 
     def graph(self, partition: int) -> GraphPartition:
         return self.graphs.get(partition)
@@ -257,6 +259,7 @@ def build_engine(settings: Settings) -> EngineApp:
             max_frontier=settings.query_max_frontier,
             max_result=settings.query_max_result,
         ),
+        loop_share=LoopShare(settings.query_priority_turns),
     )
 
     snapshot = _snapshot_path(settings, app)

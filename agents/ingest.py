@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
 
 import structlog
 
@@ -31,6 +32,7 @@ from schemas.validation import parse_chunk_in_slices
 __all__ = ["register_ingest"]
 
 log = structlog.get_logger(__name__)
+Turn: TypeAlias = Callable[[], Awaitable[None]]
 VALIDATE_PER_APPLY = 2  # chunk items validated per turn, per graph step applied per turn
 
 
@@ -45,6 +47,7 @@ def register_ingest(engine: Any) -> None:
     durable_store = engine.settings.store == "rocksdb"
     apply_slice = engine.settings.ingest_slice  # steps applied between two loop turns
     validate_slice = apply_slice * VALIDATE_PER_APPLY
+    turn = engine.loop_share.turn
 
     @app.agent(engine.input_topic, name="graph-route")  # type: ignore[untyped-decorator]
     async def route(stream: Any) -> None:
@@ -67,6 +70,7 @@ def register_ingest(engine: Any) -> None:
                     engine.limits,
                     partitions,
                     validate_slice,
+                    turn,
                 )
                 if isinstance(parsed, WireError):
                     await reject(
@@ -110,7 +114,7 @@ def register_ingest(engine: Any) -> None:
                 graph = engine.graph(msg.partition)
                 engine.graphs.unsettled.add(msg.partition)
                 begin_part(graph)
-                await _apply_in_slices(graph, part.steps, apply_slice)
+                await _apply_in_slices(graph, part.steps, apply_slice, turn)
                 finish_routed_part(graph, part.steps, part.source)
                 matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
                 if matches or forwards:
@@ -139,18 +143,30 @@ def register_ingest(engine: Any) -> None:
                 engine.count("errors.internal")
 
 
-async def _apply_in_slices(graph: Any, steps: list[Step], size: int) -> None:
-    """Apply a part ``size`` steps at a time, letting the event loop run between slices: a
-    part of a large chunk takes milliseconds, and queries (agents.query_lane) would wait for
-    all of it. Nothing else applies to this partition meanwhile (one apply agent per worker)."""
+async def _one_turn() -> None:
+    await asyncio.sleep(0)
+
+
+async def _apply_in_slices(
+    graph: Any, steps: list[Step], size: int, turn: Turn = _one_turn
+) -> None:
+    """Apply a part ``size`` steps at a time, letting the event loop run between slices
+    (``turn``, see agents.loop_share): a part of a large chunk takes milliseconds, and queries
+    (agents.query_lane) would wait for all of it. Nothing else applies to this partition
+    meanwhile (one apply agent per worker)."""
     for start in range(0, len(steps), size):
         if start:
-            await asyncio.sleep(0)
+            await turn()
         graph.apply(steps[start : start + size])
 
 
 async def _parse_and_route(
-    raw: bytes, content_type: str | None, limits: Limits, partitions: int, size: int
+    raw: bytes,
+    content_type: str | None,
+    limits: Limits,
+    partitions: int,
+    size: int,
+    turn: Turn = _one_turn,
 ) -> tuple[Chunk | WireError, dict[int, list[Step]]]:
     """Validate ``size`` items at a time and route, with a loop turn between each step: a
     chunk of thousands of ops takes milliseconds to validate, and queries would wait."""
@@ -161,10 +177,10 @@ async def _parse_and_route(
         except StopIteration as done:
             parsed: Chunk | WireError = done.value
             break
-        await asyncio.sleep(0)
+        await turn()
     if isinstance(parsed, WireError):
         return parsed, {}
-    await asyncio.sleep(0)
+    await turn()
     return parsed, route_chunk(parsed.items, partitions)
 
 
@@ -181,7 +197,7 @@ async def _send_parts(
             await _send_ack(engine, Part(chunk.chunk_id, 0, 1, True, encoding, source, []))
         return
     count = len(parts)
-    await asyncio.sleep(0)  # routing took its own share of the loop
+    await engine.loop_share.turn()  # routing took its own share of the loop
     for index, partition in enumerate(sorted(parts)):
         part = Part(chunk.chunk_id, index, count, ack, encoding, source, parts[partition])
         await engine.apply_topic.send(value=encode_part(part), partition=partition)

@@ -297,7 +297,13 @@ def register_queries(engine: Any) -> None:
         def answers(producer: Any) -> None:
             engine.answer_producer = producer
 
-        await run_query_lane(settings, handlers, lambda: set(engine.graphs.assigned), answers)
+        await run_query_lane(
+            settings,
+            handlers,
+            lambda: set(engine.graphs.assigned),
+            answers,
+            on_records=engine.loop_share.queries_arrived,
+        )
 
     @app.timer(0.5)  # type: ignore[untyped-decorator]
     async def expire_queries() -> None:

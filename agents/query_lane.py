@@ -86,13 +86,15 @@ async def run_query_lane(
     answers: Callable[[AIOKafkaProducer | None], None],
     *,
     commit_every: float = 1.0,
+    on_records: Callable[[], None] | None = None,
 ) -> None:
     """Read the topics named in ``handlers`` for the graph partitions ``held()`` returns and
     pass each record, in partition order, to its topic's handler; run until cancelled.
 
     ``answers`` receives the lane's own producer for query answers once it is started (and
     ``None`` when it stops): answers then never queue behind the changelog batches that the
-    app's producer carries during an ingest.
+    app's producer carries during an ingest. ``on_records`` is called whenever a fetch
+    brings records, before they are handled (agents.loop_share).
     """
     consumer = _consumer(settings)
     producer = _producer(settings)
@@ -116,6 +118,8 @@ async def run_query_lane(
                 await asyncio.sleep(POLL_MS / 1000)
                 continue
             batches = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+            if batches and on_records is not None:
+                on_records()
             for tp, records in batches.items():
                 if tp not in current:
                     continue

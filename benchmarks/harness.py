@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from project_engine.localkafka import free_port
 from project_engine.logs import configure_logging
-from schemas.settings import Settings
+from schemas.settings import ENV_PREFIX, Settings
 
 __all__ = [
     "BenchmarkTimeout",
@@ -36,6 +36,7 @@ __all__ = [
     "interrupts_and_deadline",
     "machine_busy_seconds",
     "run_and_report",
+    "tuning_env",
     "wait_for",
 ]
 
@@ -57,6 +58,15 @@ def bench_settings(bootstrap: str, data_root: Path, partitions: int) -> Settings
         {"bootstrap": bootstrap, "topic_prefix": f"bench{tag}-", "app_id": f"bench-{tag}"},
         env={},
     ).replace(data_dir=data_root / tag, partitions=partitions)
+
+
+#: Worker settings a benchmark may vary that the ``worker`` command takes from the environment.
+TUNING = ("ingest_slice", "query_priority_turns")
+
+
+def tuning_env(settings: Settings) -> dict[str, str]:
+    """The environment that gives a worker process the tuning of ``settings``."""
+    return {ENV_PREFIX + name.upper(): str(getattr(settings, name)) for name in TUNING}
 
 
 @contextlib.contextmanager
@@ -132,7 +142,8 @@ class EngineWorker:
         data_dir = self.settings.data_dir / self.name
         data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = data_dir / "worker.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PROJECT_ENGINE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        env.update(tuning_env(self.settings))
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command(data_dir, free_port()),

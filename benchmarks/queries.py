@@ -94,6 +94,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
         default=Settings().ingest_slice,
         help=f"the worker's ingest_slice setting ({Settings().ingest_slice})",
     )
+    parser.add_argument(
+        "--query-priority-turns",
+        type=int,
+        default=Settings().query_priority_turns,
+        help="the worker's query_priority_turns setting "
+        f"({Settings().query_priority_turns}; 0: no extra turns)",
+    )
     parser.add_argument("--query-timeout", type=float, default=30.0, help="per query, s (30)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about 3 minutes")
     parser.add_argument("--time-limit", type=float, help="stop everything after this (3600; 600)")
@@ -121,6 +128,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
         parser.error(
             f"--queries must fit the worker's result cache ({Settings().query_cache_size})"
         )
+    if a.query_priority_turns < 0:
+        parser.error("--query-priority-turns must be 0 or more")
     if a.rate <= 0 or a.query_timeout <= 0 or (a.seconds is not None and a.seconds <= 0):
         parser.error("--rate, --query-timeout and --seconds must be positive")
     plan = Plan(
@@ -135,6 +144,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Plan, Path, bool]:
         with_ingest=bool(a.with_ingest),
         ingest_edges=ingest_edges,
         ingest_slice=a.ingest_slice,
+        query_priority_turns=a.query_priority_turns,
         rate=a.rate,
         query_timeout=a.query_timeout,
         time_limit=a.time_limit or (600.0 if quick else 3600.0),
@@ -202,7 +212,7 @@ def run_benchmark(plan: Plan, report: QueryReport) -> None:
         progress("starting a local Kafka broker")
         kafka = stack.enter_context(LocalKafka(free_port(), data_dir=workdir / "kafka"))
         settings = bench_settings(kafka.bootstrap, workdir, plan.partitions).replace(
-            ingest_slice=plan.ingest_slice
+            ingest_slice=plan.ingest_slice, query_priority_turns=plan.query_priority_turns
         )
         progress("starting a worker")
         worker = WebWorker(settings)

@@ -63,6 +63,7 @@ class Plan:
     with_ingest: bool
     ingest_edges: int
     ingest_slice: int  # the worker's setting: graph steps applied per event-loop turn
+    query_priority_turns: int  # the worker's setting: extra turns per slice while queried
     rate: float  # offered queries per second during the ingest
     query_timeout: float
     time_limit: float
@@ -107,7 +108,9 @@ async def load_graph(
     report.params["graph_load_seconds"] = round(summary.seconds, 2)
     report.notes.append(
         f"graph: {plan.edges:,} seeded upsert_edge ops -> {stats['nodes']:,} nodes, "
-        f"{stats['edges']:,} edges; loaded in {summary.seconds:.1f} s ({rate:,.0f} edges/s)"
+        f"{stats['edges']:,} edges; loaded in {summary.seconds:.1f} s ({rate:,.0f} edges/s); "
+        f"worker: ingest_slice {plan.ingest_slice}, query_priority_turns "
+        f"{plan.query_priority_turns}"
     )
 
 

@@ -117,6 +117,9 @@ class Settings:
     # Graph steps applied per event-loop turn while ingesting (ops validated: twice as many).
     # Smaller answers queries sooner during an ingest; larger ingests faster.
     ingest_slice: int = 64
+    # Extra event-loop turns the ingest agents give up after each slice while queries are
+    # arriving (one read within the last second); 0: one turn per slice, as without queries.
+    query_priority_turns: int = 3
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -329,6 +332,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "query_max_result": _positive_int,
     "query_timeout_ms": _positive_int,
     "ingest_slice": _positive_int,
+    "query_priority_turns": _non_negative_int,
     "sasl_mechanism": _sasl,
     "username": _text,
     "password": _text,

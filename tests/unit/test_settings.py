@@ -99,3 +99,11 @@ def test_ingest_slice_reads_a_positive_count_and_refuses_zero() -> None:
     assert Settings.load({}, env={"PROJECT_ENGINE_INGEST_SLICE": "256"}).ingest_slice == 256
     with pytest.raises(SettingsError, match="PROJECT_ENGINE_INGEST_SLICE"):
         Settings.load({}, env={"PROJECT_ENGINE_INGEST_SLICE": "0"})
+
+
+def test_query_priority_turns_reads_a_count_and_allows_zero_but_not_less() -> None:
+    assert Settings().query_priority_turns == 3
+    env = {"PROJECT_ENGINE_QUERY_PRIORITY_TURNS": "0"}
+    assert Settings.load({}, env=env).query_priority_turns == 0
+    with pytest.raises(SettingsError, match="PROJECT_ENGINE_QUERY_PRIORITY_TURNS"):
+        Settings.load({}, env={"PROJECT_ENGINE_QUERY_PRIORITY_TURNS": "-1"})

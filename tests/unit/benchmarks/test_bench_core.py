@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from benchmarks.harness import (
     cpu_seconds,
     interrupts_and_deadline,
     machine_busy_seconds,
+    tuning_env,
 )
 from benchmarks.hub import LARGE_HUB, HubPlan, core_hub_cost
 from benchmarks.ingest import parse_args
 from pipeline.partitioning import partition_for
+from schemas.settings import Settings
 
 
 def test_pure_core_builds_the_expected_graph_with_or_without_the_part_codec() -> None:
@@ -156,3 +159,39 @@ def test_cpu_use_splits_our_processes_from_the_others() -> None:
     assert (cpu.seconds["other processes"] or 0.0) >= 0.0
     share = cpu.share_of_core(0.2)
     assert share["me"] is not None and share["me"] >= 0.5
+
+
+def test_tuning_env_gives_a_worker_the_benchmarks_slice_and_priority_settings(
+    tmp_path: Path,
+) -> None:
+    settings = bench_settings("127.0.0.1:9", tmp_path, 2).replace(
+        ingest_slice=16, query_priority_turns=0
+    )
+    read = Settings.load({}, env=tuning_env(settings))
+    assert (read.ingest_slice, read.query_priority_turns) == (16, 0)
+
+
+class _EnvEcho(EngineWorker):
+    """A child process that prints the tuning it was given, in place of a worker."""
+
+    def command(self, data_dir: Path, web_port: int) -> list[str]:
+        code = (
+            "import os; print(os.environ.get('PROJECT_ENGINE_INGEST_SLICE'),"
+            " os.environ.get('PROJECT_ENGINE_QUERY_PRIORITY_TURNS'),"
+            " os.environ.get('PROJECT_ENGINE_WEB_HOST'))"
+        )
+        return [sys.executable, "-c", code]
+
+
+def test_worker_process_starts_with_the_tuning_of_its_settings_and_no_other_engine_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROJECT_ENGINE_WEB_HOST", "10.0.0.1")  # the caller's own, not passed
+    settings = bench_settings("127.0.0.1:9", tmp_path, 2).replace(
+        ingest_slice=32, query_priority_turns=5
+    )
+    worker = _EnvEcho(settings).start()
+    assert worker.proc is not None
+    assert worker.proc.wait(timeout=30) == 0
+    assert worker.log_path is not None
+    assert worker.log_path.read_text().split() == ["32", "5", "None"]
