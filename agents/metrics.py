@@ -2,12 +2,13 @@
 
 Most values are read at scrape time from what the worker already keeps (the ``EngineApp``
 counters, result cache, graph partitions and Faust's consumer), by :class:`EngineCollector`.
-Two histograms need every observation as it happens:
+Three histograms need every observation as it happens:
 
 - chunk-part apply latency, timed by :class:`ApplyTimer`, a Faust sensor: the time from the
   apply agent taking a part off the apply topic to asking for the next one (apply, table
   writes, ack);
-- query latency per query type, fed by every ``engine.observe_query`` call.
+- query latency per query type, fed by every ``engine.observe_query`` call;
+- event-loop lag, fed by :func:`agents.loop_lag.measure_loop_lag`.
 """
 
 from __future__ import annotations
@@ -187,6 +188,13 @@ class EngineCollector:
         yield from _graph_families(engine.graphs)
         yield from self._consumer_families()
         yield from self._process_families()
+        share = getattr(engine, "loop_share", None)
+        if share is not None:
+            yield CounterMetricFamily(
+                "engine_query_priority_slices",
+                "Ingest slices after which extra loop turns were given to arriving queries",
+                share.favoured_slices,
+            )
 
     def _consumer_families(self) -> Iterator[Metric]:
         topics = self.engine.settings.topics
@@ -217,7 +225,7 @@ class EngineCollector:
 
 
 class EngineMetrics:
-    """The registry of one worker: the scrape-time collector plus the two latency histograms."""
+    """The registry of one worker: the scrape-time collector plus the three histograms."""
 
     def __init__(self, engine: EngineView, process: psutil.Process | None = None) -> None:
         self.registry = CollectorRegistry()
@@ -236,12 +244,21 @@ class EngineMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.loop_lag_seconds = Histogram(
+            "engine_event_loop_lag_seconds",
+            "How much later than asked the worker's event loop ran a timed wake-up",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
 
     def observe_apply(self, seconds: float) -> None:
         self.apply_seconds.observe(seconds)
 
     def observe_query(self, qtype: str, seconds: float) -> None:
         self.query_seconds.labels(qtype).observe(seconds)
+
+    def observe_loop_lag(self, seconds: float) -> None:
+        self.loop_lag_seconds.observe(seconds)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from agents.loop_lag import measure_loop_lag
 from agents.metrics import EngineMetrics, attach_metrics
 
 __all__ = ["LOOP_ANSWER_TIMEOUT", "loop_answers", "readiness", "register_web"]
@@ -100,6 +101,10 @@ def register_web(engine: Any, loop_timeout: float = LOOP_ANSWER_TIMEOUT) -> Engi
         ready, reason = readiness(app)
         status = HTTP_OK if ready else HTTP_UNAVAILABLE
         return view.json({"ready": ready, "reason": reason}, status=status)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def loop_lag() -> None:
+        await measure_loop_lag(metrics.observe_loop_lag)
 
     app.page("/metrics", name="metrics")(metrics_page)
     app.page("/healthz", name="healthz")(healthz)

@@ -109,6 +109,7 @@ async def test_metrics_move_under_load(
     grew("engine_query_cache_misses_total")
     grew("engine_errors_total", 1, code="unknown_op")
     grew("engine_process_cpu_seconds_total", 0.01)
+    grew("engine_event_loop_lag_seconds_count")
     assert total(after, "engine_graph_nodes") == stats["nodes"]
     assert total(after, "engine_graph_edges") == stats["edges"]
     assert {lab["partition"] for lab in labelled(after, "engine_graph_nodes")} == {

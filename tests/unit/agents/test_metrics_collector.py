@@ -10,6 +10,7 @@ from faust.types import TP
 from prometheus_client.parser import text_string_to_metric_families
 
 from agents.local_state import LocalGraphs
+from agents.loop_share import LoopShare
 from agents.metrics import ApplyTimer, EngineMetrics, attach_metrics
 from pipeline.result_cache import ResultCache
 from pipeline.routing import route_chunk
@@ -131,6 +132,27 @@ def test_histograms_count_observations_in_their_buckets() -> None:
     assert value(samples, "engine_query_seconds_count", type="khop") == 1
     assert value(samples, "engine_query_seconds_bucket", type="khop", le="0.025") == 0
     assert value(samples, "engine_query_seconds_bucket", type="khop", le="0.05") == 1
+
+
+def test_loop_lag_histogram_counts_each_wake_up_in_its_bucket() -> None:
+    metrics = EngineMetrics(loaded_engine())
+    for seconds in (0.0001, 0.0003, 0.3):
+        metrics.observe_loop_lag(seconds)
+    samples = scrape(metrics)
+    assert value(samples, "engine_event_loop_lag_seconds_count") == 3
+    assert value(samples, "engine_event_loop_lag_seconds_bucket", le="0.0005") == 2
+    assert value(samples, "engine_event_loop_lag_seconds_bucket", le="0.25") == 2
+    assert value(samples, "engine_event_loop_lag_seconds_bucket", le="0.5") == 3
+
+
+def test_query_priority_slices_are_reported_when_the_engine_shares_its_loop() -> None:
+    engine = loaded_engine()
+    assert not [k for k in scrape(EngineMetrics(engine)) if "priority" in k[0]]
+    share = LoopShare(2)
+    share.favoured_slices = 7
+    engine.loop_share = share  # type: ignore[attr-defined]
+    samples = scrape(EngineMetrics(engine))
+    assert value(samples, "engine_query_priority_slices_total") == 7
 
 
 def test_each_worker_has_its_own_registry() -> None:
