@@ -12,9 +12,10 @@ So while queries are arriving (the query lane read one within the last ``window`
 :meth:`LoopShare.turn` gives the loop ``extra_turns`` more turns after each slice: a query's
 chain moves that many links per slice of ingest work, and the ingest pays only for loop
 turns that find little else to run. Measured on the query benchmark (one worker, 2 cores,
-600,000 edges ingested at 50 queries/s), three extra turns took node and neighbors from p50
-8.8 and 13.8 ms to 7.3 and 6.4 ms, runs alternated. With no query in the window it is one
-turn, as before, so an ingest without queries pays nothing.
+400,000-edge graph, 1,000,000 edges ingested at 50 queries/s, runs alternated), three extra
+turns took node and neighbors from p50 9.5 and 12.9 ms to 5.6 and 5.6 ms, p99 25.2 and 29.4
+ms to 14.7 and 14.4 ms, with the ingest's rate the same within the spread between runs. With
+no query in the window it is one turn, as before, so an ingest without queries pays nothing.
 """
 
 from __future__ import annotations
