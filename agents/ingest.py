@@ -21,7 +21,7 @@ from agents.reporting import header_value, reject
 from agents.table_writes import write_records
 from pipeline.routing import route_chunk
 from pipeline.standing import begin_part, collect_matches, finish_routed_part
-from pipeline.steps import Part, Step, decode_part, encode_part
+from pipeline.steps import Part, Step, StepKind, decode_part, encode_part
 from pipeline.storage import dirty_writes
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
@@ -153,7 +153,14 @@ async def _apply_in_slices(
     """Apply a part ``size`` steps at a time, letting the event loop run between slices
     (``turn``, see agents.loop_share): a part of a large chunk takes milliseconds, and queries
     (agents.query_lane) would wait for all of it. Nothing else applies to this partition
-    meanwhile (one apply agent per worker)."""
+    meanwhile (one apply agent per worker).
+
+    The first node delete a partition sees needs its reverse indexes, which it builds then
+    (one pass over its entries, about a second per million): that runs ``size`` nodes at a
+    time with a turn between, too."""
+    if not graph.indexed and any(step[0] == StepKind.NODE_DELETE for step in steps):
+        for _ in graph.build_indexes_stepwise(size):
+            await turn()
     for start in range(0, len(steps), size):
         if start:
             await turn()

@@ -3,7 +3,9 @@
 A :class:`GraphPartition` holds the nodes this partition owns (labels, props), the out
 entries of edges whose source it owns (with the edge's props), the in entries of edges
 whose destination it owns, and two reverse indexes so a node delete can find every local
-entry that points at the deleted node. Every step is idempotent under replay of a suffix
+entry that points at the deleted node. The reverse indexes are derived from the entries and
+built on the first node delete (:meth:`GraphPartition._build_indexes`), so a partition that
+only ever gains edges never holds them. Every step is idempotent under replay of a suffix
 of the step log: each one assigns fields rather than counting, so re-applying steps after
 a crash (at-least-once delivery) converges to the same state.
 
@@ -26,7 +28,7 @@ there are few of them, a set or dict when there are many (:mod:`pipeline.entries
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,13 +187,14 @@ class GraphPartition:
     __slots__ = (
         "_dirty",
         "_edge_count",
+        "_in_by_src",
+        "_indexed",
+        "_out_by_dst",
         "confirms",
         "deferred",
         "events",
-        "in_by_src",
         "in_edges",
         "nodes",
-        "out_by_dst",
         "out_edges",
         "partition",
         "standing",
@@ -201,12 +204,13 @@ class GraphPartition:
     def __init__(self, partition: int) -> None:
         self.partition = partition
         self.nodes: dict[str, NodeRecord] = {}
-        # Edge entries and reverse indexes (the latter for node deletes only), each a
-        # node's container of :mod:`pipeline.entries`.
+        # Edge entries and reverse indexes (the latter for node deletes only, built on the
+        # first one: see :attr:`out_by_dst`), each a node's container of :mod:`pipeline.entries`.
         self.out_edges: dict[str, OutEntries] = {}  # src -> {(type, dst): props}
         self.in_edges: dict[str, PairEntries] = {}  # dst -> {(type, src)}
-        self.out_by_dst: dict[str, PairEntries] = {}  # dst -> {(type, src)} of out entries
-        self.in_by_src: dict[str, PairEntries] = {}  # src -> {(type, dst)} of in entries
+        self._out_by_dst: dict[str, PairEntries] = {}  # dst -> {(type, src)} of out entries
+        self._in_by_src: dict[str, PairEntries] = {}  # src -> {(type, dst)} of in entries
+        self._indexed = False  # whether the two above are built (and kept up to date)
         self._edge_count = 0
         self._dirty = Dirty()
         self.standing: dict[str, dict[str, Any]] = {}  # standing query id -> pattern
@@ -238,6 +242,62 @@ class GraphPartition:
     def out_props(self, src: str, etype: str, dst: str) -> PackedProps | None:
         """The packed props of edge ``src -[etype]-> dst`` held here, or ``None``."""
         return out_get(self.out_edges.get(src), etype, dst)
+
+    # -- reverse indexes -------------------------------------------------------------------
+
+    @property
+    def indexed(self) -> bool:
+        """Whether the reverse indexes are built (after the first node delete or read)."""
+        return self._indexed
+
+    @property
+    def out_by_dst(self) -> dict[str, PairEntries]:
+        """dst -> ``(type, src)`` of every out entry held here, built on first use."""
+        if not self._indexed:
+            self._build_indexes()
+        return self._out_by_dst
+
+    @property
+    def in_by_src(self) -> dict[str, PairEntries]:
+        """src -> ``(type, dst)`` of every in entry held here, built on first use."""
+        if not self._indexed:
+            self._build_indexes()
+        return self._in_by_src
+
+    def _build_indexes(self) -> None:
+        """Build both reverse indexes at once (:meth:`build_indexes_stepwise`)."""
+        for _ in self.build_indexes_stepwise(len(self.out_edges) + len(self.in_edges) + 1):
+            pass
+
+    def build_indexes_stepwise(self, size: int) -> Iterator[None]:
+        """Build both reverse indexes from the entries, ``size`` nodes' entries at a time,
+        yielding between; they take effect when the generator is exhausted, and from then on
+        every change of an entry keeps them up to date. Nothing may change the entries while
+        it runs (a caller that yields to an event loop holds the partition's only writer; a
+        node added or dropped meanwhile stops the build with ``RuntimeError``).
+
+        Only a node delete needs the indexes, so a partition that never sees one never holds
+        them: they took 56% of an edge's memory and a third of its apply time. A build
+        costs about 0.8 us per entry at 10^5 edges, 2 us at 10^6 (one partition).
+        """
+        if size < 1:
+            raise ValueError(f"size must be at least 1, got {size}")
+        out_by_dst: dict[str, PairEntries] = {}
+        in_by_src: dict[str, PairEntries] = {}
+        done = 0
+        for src, out_entries in self.out_edges.items():
+            for etype, dst in out_pairs(out_entries):
+                pairs_insert(out_by_dst, dst, etype, src)
+            done += 1
+            if done % size == 0:
+                yield
+        for dst, in_entries in self.in_edges.items():
+            for etype, src in pairs(in_entries):
+                pairs_insert(in_by_src, src, etype, dst)
+            done += 1
+            if done % size == 0:
+                yield
+        self._out_by_dst, self._in_by_src, self._indexed = out_by_dst, in_by_src, True
 
     # -- applying --------------------------------------------------------------------------
 
@@ -297,7 +357,8 @@ class GraphPartition:
             packed = pack_props(props) if props else NO_PROPS
             out_add(self.out_edges, src, etype, dst, packed)
             self._edge_count += 1
-            pairs_insert(self.out_by_dst, dst, etype, src)
+            if self._indexed:
+                pairs_insert(self._out_by_dst, dst, etype, src)
             self._dirty.out_edges[src, etype, dst] = packed
             if self.events is not None:
                 self.events.append(("out+", src, etype, dst))
@@ -315,7 +376,8 @@ class GraphPartition:
             self._dirty.nodes.add(dst)
         if not pairs_add(self.in_edges, dst, etype, src):
             return
-        pairs_insert(self.in_by_src, src, etype, dst)
+        if self._indexed:
+            pairs_insert(self._in_by_src, src, etype, dst)
         self._dirty.in_edges[dst, etype, src] = True
         if self.events is not None:
             self.events.append(("in+", dst, etype, src))
@@ -324,7 +386,8 @@ class GraphPartition:
         if out_pop(self.out_edges, src, etype, dst) is None:
             return
         self._edge_count -= 1
-        pairs_discard(self.out_by_dst, dst, etype, src)
+        if self._indexed:
+            pairs_discard(self._out_by_dst, dst, etype, src)
         self._dirty.out_edges[src, etype, dst] = None
         if self.events is not None:
             self.events.append(("out-", src, etype, dst))
@@ -332,19 +395,22 @@ class GraphPartition:
     def _in_delete(self, dst: str, etype: str, src: str) -> None:
         if not pairs_discard(self.in_edges, dst, etype, src):
             return
-        pairs_discard(self.in_by_src, src, etype, dst)
+        if self._indexed:
+            pairs_discard(self._in_by_src, src, etype, dst)
         self._dirty.in_edges[dst, etype, src] = False
         if self.events is not None:
             self.events.append(("in-", dst, etype, src))
 
     def _node_delete(self, node_id: str) -> None:
+        if not self._indexed:
+            self._build_indexes()
         for etype, dst in out_pairs(self.out_edges.get(node_id)):
             self._out_delete(node_id, etype, dst)
-        for etype, src in pairs(self.out_by_dst.get(node_id)):
+        for etype, src in pairs(self._out_by_dst.get(node_id)):
             self._out_delete(src, etype, node_id)
         for etype, src in pairs(self.in_edges.get(node_id)):
             self._in_delete(node_id, etype, src)
-        for etype, dst in pairs(self.in_by_src.get(node_id)):
+        for etype, dst in pairs(self._in_by_src.get(node_id)):
             self._in_delete(dst, etype, node_id)
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
@@ -406,18 +472,20 @@ class GraphPartition:
         src, etype, dst = _intern(src), _intern(etype), _intern(dst)
         if out_put(self.out_edges, src, etype, dst, shared_props(props)):
             self._edge_count += 1
-            pairs_insert(self.out_by_dst, dst, etype, src)
+            if self._indexed:
+                pairs_insert(self._out_by_dst, dst, etype, src)
 
     def unload_out_edge(self, src: str, etype: str, dst: str) -> None:
         """Forget an out entry whose record was deleted (nothing is marked to write)."""
         if out_pop(self.out_edges, src, etype, dst) is not None:
             self._edge_count -= 1
-            pairs_discard(self.out_by_dst, dst, etype, src)
+            if self._indexed:
+                pairs_discard(self._out_by_dst, dst, etype, src)
 
     def unload_in_edge(self, dst: str, etype: str, src: str) -> None:
         """Forget an in entry whose record was deleted (nothing is marked to write)."""
-        if pairs_discard(self.in_edges, dst, etype, src):
-            pairs_discard(self.in_by_src, src, etype, dst)
+        if pairs_discard(self.in_edges, dst, etype, src) and self._indexed:
+            pairs_discard(self._in_by_src, src, etype, dst)
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -430,5 +498,5 @@ class GraphPartition:
 
     def load_in_edge(self, dst: str, etype: str, src: str) -> None:
         dst, etype, src = _intern(dst), _intern(etype), _intern(src)
-        if pairs_add(self.in_edges, dst, etype, src):
-            pairs_insert(self.in_by_src, src, etype, dst)
+        if pairs_add(self.in_edges, dst, etype, src) and self._indexed:
+            pairs_insert(self._in_by_src, src, etype, dst)

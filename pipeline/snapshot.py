@@ -4,7 +4,8 @@ A worker with a durable table store (RocksDB) rebuilds its partitions from the s
 records at start: ~4 us per record, seconds per million edges. Written at a clean stop, a
 snapshot of the partitions as they are in memory loads several times faster (one
 :mod:`marshal` load of plain containers, no per-record decoding; interned ids come back
-interned), and stands for the store as long as the store has not moved since: each
+interned; the reverse indexes a node delete uses are left out, as a partition builds them on
+its first one), and stands for the store as long as the store has not moved since: each
 partition carries the store's persisted changelog offset it matches, and the reader
 (:mod:`agents.local_state`) uses a partition only if the store still reports that offset.
 
@@ -33,7 +34,7 @@ __all__ = ["FORMAT", "MAGIC", "SnapshotError", "read_snapshot", "write_snapshot"
 
 MAGIC = b"PEGRAPH\x00"
 #: Bumped whenever the in-memory layout the payload mirrors changes.
-FORMAT = 3
+FORMAT = 4
 
 Offsets = Mapping[int, int | None]
 _LENGTH = struct.Struct(">I")
@@ -59,8 +60,6 @@ def _state(graph: GraphPartition) -> tuple[Any, ...]:
         nodes,
         graph.out_edges,
         graph.in_edges,
-        graph.out_by_dst,
-        graph.in_by_src,
         graph.edge_count,
         graph.standing,
         graph.watermarks,
@@ -126,8 +125,6 @@ def _graph(partition: int, state: tuple[Any, ...]) -> GraphPartition:
         nodes,
         out_edges,
         in_edges,
-        out_by_dst,
-        in_by_src,
         edge_count,
         standing,
         watermarks,
@@ -140,8 +137,6 @@ def _graph(partition: int, state: tuple[Any, ...]) -> GraphPartition:
     }
     graph.out_edges = out_edges
     graph.in_edges = in_edges
-    graph.out_by_dst = out_by_dst
-    graph.in_by_src = in_by_src
     graph._edge_count = edge_count
     graph.standing = standing
     graph.watermarks = watermarks

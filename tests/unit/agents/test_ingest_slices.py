@@ -84,3 +84,20 @@ async def test_validation_takes_a_loop_turn_per_slice_of_items() -> None:
         assert isinstance(parsed, Chunk) and len(parsed.items) == 10
         assert sum(len(steps) for steps in parts.values()) == 20  # an out and an in step each
     assert counts[0] >= counts[1] + 4  # five slices of two items against one of ten
+
+
+async def test_the_first_node_delete_builds_the_reverse_indexes_in_slices_with_turns_between() -> (
+    None
+):
+    async with _Turns() as turns:
+        graph = _SliceRecorder(turns)
+        await _apply_in_slices(graph, _edge_steps(40), 64)
+        assert not graph.indexed and turns.count == 0
+        await _apply_in_slices(graph, [(StepKind.NODE_DELETE, "b7")], 4)
+        built_with = turns.count
+        assert graph.indexed
+        assert built_with >= 40 // 4  # 40 sources then 0 in entries, four nodes a step
+        assert graph.edge_count == 39 and graph.out_by_dst.get("b7") is None
+        await _apply_in_slices(graph, [(StepKind.NODE_DELETE, "b8")], 4)
+        assert turns.count == built_with  # built once, kept up to date since
+    assert graph.edge_count == 38

@@ -120,6 +120,8 @@ def test_ids_come_back_as_one_interned_object_each(cluster: Cluster) -> None:
 
 def test_loaded_partitions_apply_later_parts_exactly_as_the_originals(cluster: Cluster) -> None:
     graphs, _ = loaded(written(cluster.graphs, {}))
+    assert all(g.indexed for g in cluster.graphs.values())  # the ops delete nodes
+    assert not any(g.indexed for g in graphs.values())  # rebuilt by the next node delete
     twin = Cluster(PARTITIONS)
     twin.graphs = graphs
     twin.table = dict(cluster.table)
