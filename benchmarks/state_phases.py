@@ -25,6 +25,7 @@ from pathlib import Path
 from benchmarks.data import GraphCounts, Op
 from benchmarks.harness import bench_settings
 from benchmarks.state_report import ScaleFigures, StoreFigures
+from benchmarks.state_rows import LARGE_PHASE
 from benchmarks.state_workers import (
     StoreWorker,
     process_memory,
@@ -49,6 +50,7 @@ class StateSizes:
     edges: int
     nodes: int
     scale_edges: int
+    large_edges: int
     partitions: int
     scale_partitions: int
     chunk_size: int
@@ -114,27 +116,36 @@ def _failure(exc: Exception, workers: Sequence[StoreWorker]) -> str:
 
 
 async def store_phase(
-    sizes: StateSizes, ops: Sequence[Op], expected: GraphCounts, env: Env, store: str
+    sizes: StateSizes,
+    ops: Sequence[Op],
+    expected: GraphCounts,
+    env: Env,
+    store: str,
+    phase: str | None = None,
 ) -> StoreFigures:
-    """Memory and restart figures of one worker with table store ``store``."""
+    """Memory and restart figures of one worker with table store ``store``; the
+    :data:`~benchmarks.state_rows.LARGE_PHASE` measures memory only (no restart)."""
+    name = phase or store
     settings = bench_settings(env.bootstrap, env.workdir, sizes.partitions).replace(store=store)
-    figures = StoreFigures(store, len(ops), expected.edges, expected.nodes)
-    worker = StoreWorker(settings, name=f"{store}-worker", store=store)
+    figures = StoreFigures(store, len(ops), expected.edges, expected.nodes, phase=phase)
+    worker = StoreWorker(settings, name=f"{name}-worker", store=store)
     async with contextlib.AsyncExitStack() as stack:
         try:
             await ensure_topics(settings)
-            progress(f"{store} store: starting a worker")
+            progress(f"{name}: starting a worker")
             _launch(stack, env, [worker])
             await wait_ready([worker], STARTUP_TIMEOUT)
-            engine = await _engine(stack, settings, f"bench-state-{store}")
+            engine = await _engine(stack, settings, f"bench-state-{name}")
             await wait_stats(engine, EMPTY, [worker], STARTUP_TIMEOUT)
             await engine.add_graph([], wait=True)  # topic metadata and the ack reader
             figures.rss_empty = await settled_rss(worker.pid, sizes.settle)
-            progress(f"{store} store: publishing {len(ops):,} edges")
+            progress(f"{name}: publishing {len(ops):,} edges")
             figures.ingest_seconds = await _publish(engine, ops, sizes)
             await _confirm(engine, expected, sizes, [worker])
             figures.rss_loaded = await settled_rss(worker.pid, sizes.settle)
             figures.rss_peak = process_memory(worker.pid, "VmHWM")
+            if phase == LARGE_PHASE:
+                return figures
             progress(f"{store} store: stopping the worker (SIGTERM) and starting it again")
             stopping = time.monotonic()
             figures.stop_exit_code = worker.stop(STOP_TIMEOUT)

@@ -95,7 +95,8 @@ class Row:
 
 @dataclass
 class StoreFigures:
-    """What one store's phase measured: memory before and after ingest, then a restart."""
+    """What one store's phase measured: memory before and after ingest, then (unless the phase
+    skips it) a restart."""
 
     store: str
     items: int  # edge upserts published
@@ -113,6 +114,11 @@ class StoreFigures:
     rss_recovered: int | None = None
     web_up_seconds: float | None = None
     error: str | None = None
+    phase: str | None = None  # the phase's name where it is not the store's (rows, notes)
+
+    @property
+    def name(self) -> str:
+        return self.phase or self.store
 
     @property
     def per_edge(self) -> float | None:

@@ -27,7 +27,13 @@ from benchmarks.state_report import (
     format_seconds,
     format_table,
 )
-from benchmarks.state_rows import scale_notes, scale_rows, store_notes, store_rows
+from benchmarks.state_rows import (
+    LARGE_PHASE,
+    scale_notes,
+    scale_rows,
+    store_notes,
+    store_rows,
+)
 from benchmarks.state_workers import StoreWorker, parse_status_bytes, process_memory
 
 
@@ -35,7 +41,8 @@ def test_full_run_defaults_to_a_million_edges_over_a_tenth_as_many_nodes() -> No
     sizes, json_out, quick = parse_args([])
     assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (1_000_000, 100_000, 1_000_000)
     assert (sizes.partitions, sizes.scale_partitions, sizes.chunk_size) == (4, 8, 1000)
-    assert sizes.phases == ("memory", "rocksdb", "scale")
+    assert sizes.phases == ("memory", "rocksdb", "rocksdb-large", "scale")
+    assert sizes.large_edges == 10_000_000  # the RocksDB memory target's size, measured
     assert sizes.recovery_timeout >= 900  # a slow memory-store replay is reported, not cut
     assert json_out == Path("bench-results/state.json")
     assert not quick
@@ -46,6 +53,7 @@ def test_quick_run_uses_fifty_thousand_edges_and_shorter_limits() -> None:
     full, _, _ = parse_args([])
     assert quick
     assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (50_000, 5_000, 50_000)
+    assert sizes.large_edges == 200_000
     assert sizes.time_limit < full.time_limit
     assert sizes.settle < full.settle
 
@@ -56,11 +64,18 @@ def test_explicit_sizes_and_phases_override_the_defaults() -> None:
     assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (7000, 700, 9000)
     assert sizes.phases == ("memory", "scale")  # always in run order
     assert json_out == Path("out.json")
+    assert parse_args(["--large-edges", "1234"])[0].large_edges == 1234
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["--edges", "0"], ["--chunk-size", "20000"], ["--settle", "-1"], ["--phase", "disk"]],
+    [
+        ["--edges", "0"],
+        ["--large-edges", "0"],
+        ["--chunk-size", "20000"],
+        ["--settle", "-1"],
+        ["--phase", "disk"],
+    ],
 )
 def test_invalid_arguments_stop_with_a_usage_error(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -158,6 +173,34 @@ def test_rocksdb_rows_extrapolate_to_ten_million_edges_and_say_so() -> None:
     assert "linear extrapolation from 50,000" in extrapolated.measurement
     assert extrapolated.value == pytest.approx(80 * MIB + 200 * 10_000_000)
     assert extrapolated.verdict == MISSED  # about 1.94 GiB
+
+
+def test_the_large_rocksdb_phase_measures_at_ten_million_and_has_no_restart_row() -> None:
+    figures = StoreFigures("rocksdb", 10_000_000, 9_999_950, 1_000_000, phase=LARGE_PHASE)
+    figures.rss_empty = 70 * MIB
+    figures.rss_loaded = 70 * MIB + 9_999_950 * 90
+    rows = {r.key: r for r in store_rows(figures)}
+    assert sorted(rows) == [
+        "rocksdb-large_bytes_per_edge",
+        "rocksdb-large_rss",
+        "rocksdb_rss_at_1e7_edges",
+    ]
+    at_target = rows["rocksdb_rss_at_1e7_edges"]
+    assert "measured at 9,999,950" in at_target.measurement
+    assert at_target.value == pytest.approx(70 * MIB + 90 * 10_000_000)
+    assert at_target.verdict == MET  # about 0.91 GiB
+    heavy = StoreFigures("rocksdb", 10_000_000, 9_999_950, 1_000_000, phase=LARGE_PHASE)
+    heavy.rss_empty, heavy.rss_loaded = 70 * MIB, 70 * MIB + 9_999_950 * 110
+    assert {r.key: r for r in store_rows(heavy)}["rocksdb_rss_at_1e7_edges"].verdict == MISSED
+    assert "ingest of 10,000,000 upserts" in store_notes(figures)[0]
+
+
+def test_with_the_large_phase_the_rocksdb_phase_leaves_the_target_to_it() -> None:
+    figures = StoreFigures("rocksdb", 50_000, 50_000, 5_000, rss_empty=80 * MIB)
+    figures.rss_loaded = 80 * MIB + 50_000 * 200
+    figures.recovered_seconds = 1.0
+    keys = [r.key for r in store_rows(figures, judge_at_target=False)]
+    assert keys == ["rocksdb_bytes_per_edge", "rocksdb_rss", "rocksdb_recovery_seconds"]
 
 
 def test_a_failed_store_phase_gives_failed_rows_and_a_note() -> None:
