@@ -65,3 +65,14 @@ def test_state_benchmark_measures_memory_and_restart_of_the_memory_store(tmp_pat
     stores = {s["store"]: s for s in doc["stores"]}
     assert stores["memory"]["rss_loaded"] > stores["memory"]["rss_empty"] > 0
     assert state_rows(doc), doc["rows"]
+
+
+def test_state_benchmark_measures_a_rocksdb_worker_at_the_large_phase_size(tmp_path: Path) -> None:
+    argv = ["--large-edges", "2000", "--phase", "rocksdb-large"]
+    doc = run("benchmarks.state", tmp_path / "state.json", *argv)
+    (large,) = doc["stores"]
+    assert (large["store"], large["phase"], large["items"]) == ("rocksdb", "rocksdb-large", 2000)
+    assert large["rss_loaded"] > large["rss_empty"] > 0
+    rows = {r["key"]: r for r in doc["rows"]}
+    assert "linear extrapolation from" in rows["rocksdb_rss_at_1e7_edges"]["measurement"]
+    assert "rocksdb_recovery_seconds" not in rows  # no restart in this phase
