@@ -156,7 +156,7 @@ async def _apply_in_slices(
     meanwhile (one apply agent per worker).
 
     The first node delete a partition sees needs its reverse indexes, which it builds then
-    (one pass over its entries, about a second per million): that runs ``size`` nodes at a
+    (one pass over its entries, 2 s for a million): that runs ``size`` nodes at a
     time with a turn between, too."""
     if not graph.indexed and any(step[0] == StepKind.NODE_DELETE for step in steps):
         for _ in graph.build_indexes_stepwise(size):
