@@ -163,13 +163,12 @@ def run_benchmark(sizes: StateSizes, report: StateReport) -> None:
 
 def _large_phase(sizes: StateSizes, env: Env, report: StateReport) -> None:
     """A RocksDB worker's RSS with ``large_edges`` upserts (the 10^7 target's size in a full
-    run) over a tenth as many nodes; these ops are dropped again once it is measured."""
+    run) over a tenth as many nodes; these ops are dropped when the phase ends."""
     nodes = max(sizes.large_edges // 10, 1)
     progress(f"{LARGE_PHASE}: generating {sizes.large_edges:,} edges over {nodes:,} nodes")
     ops = uniform_edge_ops(nodes, sizes.large_edges, sizes.seed)
     expected = expected_counts(ops)
     figures = asyncio.run(store_phase(sizes, ops, expected, env, "rocksdb", LARGE_PHASE))
-    del ops
     report.stores.append(figures)
     report.rows += store_rows(figures)
     report.notes += store_notes(figures)

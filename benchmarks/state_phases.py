@@ -125,9 +125,9 @@ async def store_phase(
 ) -> StoreFigures:
     """Memory and restart figures of one worker with table store ``store``; the
     :data:`~benchmarks.state_rows.LARGE_PHASE` measures memory only (no restart)."""
-    name = phase or store
     settings = bench_settings(env.bootstrap, env.workdir, sizes.partitions).replace(store=store)
     figures = StoreFigures(store, len(ops), expected.edges, expected.nodes, phase=phase)
+    name = figures.name
     worker = StoreWorker(settings, name=f"{name}-worker", store=store)
     async with contextlib.AsyncExitStack() as stack:
         try:

@@ -121,6 +121,11 @@ class StoreFigures:
         return self.phase or self.store
 
     @property
+    def label(self) -> str:
+        """How rows and notes name the phase: ``memory store``, ``rocksdb store (<phase>)``."""
+        return f"{self.store} store" if self.phase is None else f"{self.store} store ({self.phase})"
+
+    @property
     def per_edge(self) -> float | None:
         if self.rss_loaded is None or self.rss_empty is None:
             return None

@@ -68,7 +68,7 @@ def _failed(key: str, label: str) -> Row:
 def memory_rows(f: StoreFigures, judge_at_target: bool = True) -> list[Row]:
     """RSS per edge, and RSS empty -> loaded; for RocksDB (``judge_at_target``) also the RSS
     at :data:`ROCKSDB_TARGET_EDGES`, measured there or extrapolated linearly."""
-    store = f"{f.store} store" if f.phase is None else f"{f.store} store ({f.phase})"
+    store = f.label
     size = f"{f.edges:,} edges, {f.nodes:,} nodes"
     per_edge = f.per_edge
     if per_edge is None or f.rss_empty is None:
@@ -143,23 +143,19 @@ def store_notes(f: StoreFigures) -> list[str]:
     """Details of a store's phase that are not in the table."""
     rate = None if not f.ingest_seconds else f.items / f.ingest_seconds
     if f.phase == LARGE_PHASE:
-        notes = [
-            f"{f.store} store ({f.phase}): ingest of {f.items:,} upserts {format_rate(rate)}; "
+        note = (
+            f"{f.label}: ingest of {f.items:,} upserts {format_rate(rate)}; "
             f"peak RSS {format_bytes(f.rss_peak)}"
-        ]
-        if f.error:
-            notes.append(f"{f.name} phase failed: {f.error}")
-        return notes
-    notes = [
-        f"{f.store} store: ingest {format_rate(rate)}; peak RSS {format_bytes(f.rss_peak)}; "
-        f"graceful stop {format_seconds(f.stop_seconds)} (exit code {f.stop_exit_code}); "
-        f"after restart: web server up at {format_seconds(f.web_up_seconds)}, "
-        f"/readyz 200 at {format_seconds(f.ready_seconds)}, "
-        f"RSS after recovery {format_bytes(f.rss_recovered)}"
-    ]
-    if f.error:
-        notes.append(f"{f.store} store phase failed: {f.error}")
-    return notes
+        )
+    else:
+        note = (
+            f"{f.label}: ingest {format_rate(rate)}; peak RSS {format_bytes(f.rss_peak)}; "
+            f"graceful stop {format_seconds(f.stop_seconds)} (exit code {f.stop_exit_code}); "
+            f"after restart: web server up at {format_seconds(f.web_up_seconds)}, "
+            f"/readyz 200 at {format_seconds(f.ready_seconds)}, "
+            f"RSS after recovery {format_bytes(f.rss_recovered)}"
+        )
+    return [note, f"{f.label} phase failed: {f.error}"] if f.error else [note]
 
 
 def scale_rows(one: ScaleFigures, two: ScaleFigures) -> list[Row]:

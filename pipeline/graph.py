@@ -28,7 +28,7 @@ there are few of them, a set or dict when there are many (:mod:`pipeline.entries
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,11 @@ def edge_props(packed: PackedProps) -> dict[str, Any]:
 
 
 _intern = sys.intern
+
+_Mirror = tuple[
+    dict[str, PairEntries], Mapping[str, Any], Callable[[Any], Iterable[tuple[str, str]]]
+]
+"""A reverse index being built, the entries it mirrors, and how to read their pairs."""
 
 
 @dataclass(slots=True)
@@ -285,18 +290,19 @@ class GraphPartition:
         out_by_dst: dict[str, PairEntries] = {}
         in_by_src: dict[str, PairEntries] = {}
         done = 0
-        for src, out_entries in self.out_edges.items():
-            for etype, dst in out_pairs(out_entries):
-                pairs_insert(out_by_dst, dst, etype, src)
-            done += 1
-            if done % size == 0:
-                yield
-        for dst, in_entries in self.in_edges.items():
-            for etype, src in pairs(in_entries):
-                pairs_insert(in_by_src, src, etype, dst)
-            done += 1
-            if done % size == 0:
-                yield
+        # (index, entries it mirrors, their pairs): each entry node -[type]- other is filed
+        # under other in its index.
+        sources: tuple[_Mirror, ...] = (
+            (out_by_dst, self.out_edges, out_pairs),
+            (in_by_src, self.in_edges, pairs),
+        )
+        for index, entries, pairs_of in sources:
+            for node, held in entries.items():
+                for etype, other in pairs_of(held):
+                    pairs_insert(index, other, etype, node)
+                done += 1
+                if done % size == 0:
+                    yield
         self._out_by_dst, self._in_by_src, self._indexed = out_by_dst, in_by_src, True
 
     # -- applying --------------------------------------------------------------------------
@@ -402,15 +408,13 @@ class GraphPartition:
             self.events.append(("in-", dst, etype, src))
 
     def _node_delete(self, node_id: str) -> None:
-        if not self._indexed:
-            self._build_indexes()
         for etype, dst in out_pairs(self.out_edges.get(node_id)):
             self._out_delete(node_id, etype, dst)
-        for etype, src in pairs(self._out_by_dst.get(node_id)):
+        for etype, src in pairs(self.out_by_dst.get(node_id)):  # built here on first use
             self._out_delete(src, etype, node_id)
         for etype, src in pairs(self.in_edges.get(node_id)):
             self._in_delete(node_id, etype, src)
-        for etype, dst in pairs(self._in_by_src.get(node_id)):
+        for etype, dst in pairs(self.in_by_src.get(node_id)):
             self._in_delete(dst, etype, node_id)
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
