@@ -6,7 +6,8 @@
   and a ``stats`` query answers with the full counts.
 - :func:`scale_phase`: ``workers`` worker processes in one consumer group; once the group
   has settled, the ingest is timed from the first send until every chunk is reported
-  applied (acks), then a ``stats`` query confirms every edge.
+  applied (acks), with the CPU time of every process meanwhile, then a ``stats`` query
+  confirms every edge.
 
 Every worker a phase starts is stopped when the phase ends, whatever happens; it is also
 registered on the caller's exit stack, which outlives an interrupted event loop.
@@ -16,6 +17,7 @@ registered on the caller's exit stack, which outlives an interrupted event loop.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.data import GraphCounts, Op
+from benchmarks.engine_run import CpuUse
 from benchmarks.harness import bench_settings
 from benchmarks.state_report import ScaleFigures, StoreFigures
 from benchmarks.state_rows import LARGE_PHASE
@@ -68,6 +71,7 @@ class Env:
     bootstrap: str
     workdir: Path
     outer: contextlib.ExitStack
+    broker_pid: int | None = None
 
 
 def progress(message: str) -> None:
@@ -188,7 +192,12 @@ async def scale_phase(
             await wait_stats(engine, EMPTY, procs, STARTUP_TIMEOUT)
             await engine.add_graph([], wait=True)
             progress(f"scale-out: publishing {len(ops):,} edges to {workers} worker(s)")
+            pids = {f"worker {i + 1}": w.pid for i, w in enumerate(procs)}
+            cpu = CpuUse(pids | {"broker": env.broker_pid, "publisher": os.getpid()})
+            cpu.start()
             figures.seconds = await _publish(engine, ops, sizes)
+            cpu.stop()
+            figures.cpu_share = cpu.share_of_core(figures.seconds)
             figures.stats_confirm_seconds = await _confirm(engine, expected, sizes, procs)
             rate = figures.items_per_second or 0.0
             progress(f"scale-out: {workers} worker(s) {rate:,.0f} items/s")

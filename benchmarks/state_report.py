@@ -148,6 +148,9 @@ class ScaleFigures:
     stats_confirm_seconds: float | None = None  # from the last ack until stats showed all
     group_settle_seconds: float | None = None
     error: str | None = None
+    # CPU time of each process (workers, broker, publisher, the whole machine) over the
+    # timed ingest, as a share of one core (1.0 = one core fully busy)
+    cpu_share: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def items_per_second(self) -> float | None:

@@ -11,6 +11,7 @@ intact); two worker processes ingest at least :data:`SCALE_OUT_RATIO` times as f
 
 from __future__ import annotations
 
+from benchmarks.engine_run import MACHINE, OTHERS
 from benchmarks.state_report import (
     GIB,
     NOT_APPLICABLE,
@@ -32,6 +33,7 @@ __all__ = [
     "ROCKSDB_RSS_LIMIT",
     "ROCKSDB_TARGET_EDGES",
     "SCALE_OUT_RATIO",
+    "scale_ceiling",
     "scale_notes",
     "scale_rows",
     "store_notes",
@@ -45,6 +47,7 @@ RECOVERY_TARGET_EDGES = 1_000_000
 RECOVERY_SECONDS = {"memory": 15.0, "rocksdb": 3.0}
 SCALE_OUT_RATIO = 1.6
 NONE = "-"
+_NOT_OURS = (MACHINE, OTHERS)  # CPU figures of the whole machine, not of one process
 LARGE_PHASE = "rocksdb-large"
 """The phase that ingests :data:`ROCKSDB_TARGET_EDGES` upserts into a RocksDB worker (full run)
 to measure its RSS there, without a restart."""
@@ -158,8 +161,24 @@ def store_notes(f: StoreFigures) -> list[str]:
     return [note, f"{f.label} phase failed: {f.error}"] if f.error else [note]
 
 
-def scale_rows(one: ScaleFigures, two: ScaleFigures) -> list[Row]:
-    """The ingest rate with one and with two worker processes, and their ratio."""
+def scale_ceiling(one: ScaleFigures, two: ScaleFigures, cores: int | None) -> float | None:
+    """The most two workers could ingest over one on a machine of ``cores`` cores at the CPU
+    cost per edge measured with two: the workers, broker and publisher kept ``ours`` cores
+    busy at the two-worker rate, so every core busy would carry ``cores / ours`` times that
+    rate (and two workers at most twice one). Close to the measured ratio, it says the
+    machine's cores were the limit; well above it, something else was. Load from other
+    processes lowers it further. ``None`` without the rates or the CPU figures."""
+    r1, r2 = one.items_per_second, two.items_per_second
+    ours = [share for name, share in two.cpu_share.items() if name not in _NOT_OURS]
+    if not cores or not r1 or not r2 or not ours or None in ours:
+        return None
+    busy = sum(share or 0.0 for share in ours)
+    return None if busy <= 0 else min(2.0, cores / busy * r2 / r1)
+
+
+def scale_rows(one: ScaleFigures, two: ScaleFigures, cores: int | None = None) -> list[Row]:
+    """The ingest rate with one and with two worker processes, and their ratio, with the
+    ceiling the machine's cores put on that ratio (:func:`scale_ceiling`)."""
     rows = []
     for f in (one, two):
         key = f"ingest_{f.workers}_worker{'s' if f.workers > 1 else ''}"
@@ -174,9 +193,16 @@ def scale_rows(one: ScaleFigures, two: ScaleFigures) -> list[Row]:
         rows.append(Row(key, label, format_rate(rate), NONE, NOT_APPLICABLE, rate, "items/s"))
     r1, r2 = one.items_per_second, two.items_per_second
     ratio = None if r1 is None or r2 is None or r1 <= 0 else r2 / r1
+    ceiling = scale_ceiling(one, two, cores)
     figure = NONE if ratio is None else f"{ratio:.2f}x"
+    if ratio is not None and ceiling is not None:
+        figure += f" (this machine's CPU allows {ceiling:.2f}x)"
     label = "scale-out: ingest rate 2 workers / 1 worker"
     rows.append(Row("scale_out_ratio", label, figure, _SCALE.text, _SCALE.verdict(ratio), ratio))
+    if ceiling is not None:
+        label = f"scale-out ceiling: {cores} cores all busy at the CPU per edge of 2 workers"
+        figure = f"{ceiling:.2f}x"
+        rows.append(Row("scale_out_ceiling", label, figure, NONE, NOT_APPLICABLE, ceiling))
     return rows
 
 
@@ -193,4 +219,7 @@ def scale_notes(figures: list[ScaleFigures]) -> list[str]:
                 f"stats showed every edge {format_seconds(f.stats_confirm_seconds)} after "
                 "the last ack (not counted in the rate)"
             )
+            shares = ", ".join(f"{k} {v:.0%}" for k, v in f.cpu_share.items() if v is not None)
+            if shares:
+                notes.append(f"{who}: CPU during the ingest, share of one core: {shares}")
     return notes

@@ -56,7 +56,7 @@ def op_to_wire_map(op: Any, index: int) -> dict[str, Any]:
 
     Raises ``TypeError`` naming the op's index when it is neither.
     """
-    if isinstance(op, Mapping):
+    if type(op) is dict or isinstance(op, Mapping):  # a plain dict skips the ABC check
         kind = op.get("op")
         if not isinstance(kind, str):
             raise TypeError(f"item {index}: a map op needs a string 'op' field, got {op!r:.200}")

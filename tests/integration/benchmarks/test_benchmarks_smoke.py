@@ -76,3 +76,16 @@ def test_state_benchmark_measures_a_rocksdb_worker_at_the_large_phase_size(tmp_p
     rows = {r["key"]: r for r in doc["rows"]}
     assert "linear extrapolation from" in rows["rocksdb_rss_at_1e7_edges"]["measurement"]
     assert "rocksdb_recovery_seconds" not in rows  # no restart in this phase
+
+
+def test_state_benchmark_compares_two_workers_with_one_and_their_cpu(tmp_path: Path) -> None:
+    argv = ["--scale-edges", "3000", "--phase", "scale"]
+    doc = run("benchmarks.state", tmp_path / "state.json", *argv)
+    one, two = doc["scale_out"]
+    assert (one["workers"], two["workers"], one["items"]) == (1, 2, 3000)
+    assert one["items_per_second"] > 0 and two["items_per_second"] > 0
+    assert {"worker 1", "broker", "publisher"} <= one["cpu_share"].keys()
+    assert {"worker 1", "worker 2", "broker", "publisher"} <= two["cpu_share"].keys()
+    rows = {r["key"]: r for r in doc["rows"]}
+    assert rows["scale_out_ratio"]["verdict"] in ("met", "MISSED")
+    assert rows["scale_out_ceiling"]["value"] > 0

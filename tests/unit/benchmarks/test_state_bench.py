@@ -29,6 +29,7 @@ from benchmarks.state_report import (
 )
 from benchmarks.state_rows import (
     LARGE_PHASE,
+    scale_ceiling,
     scale_notes,
     scale_rows,
     store_notes,
@@ -224,11 +225,45 @@ def test_scale_rows_give_both_rates_and_their_ratio() -> None:
     assert failed["ingest_2_workers"].figure == "failed (see notes)"
 
 
+def _with_cpu(workers: int, seconds: float, *shares: float | None) -> ScaleFigures:
+    named = {f"worker {i + 1}": share for i, share in enumerate(shares[:workers])}
+    named |= dict(zip(("broker", "publisher"), shares[workers:], strict=True))
+    machine = {"all processes": 1.9, "other processes": 0.4}  # not counted as ours
+    return ScaleFigures(workers, 8, 100_000, seconds=seconds, cpu_share=named | machine)
+
+
+def test_scale_ceiling_is_the_ratio_with_every_core_busy_at_the_two_worker_cpu_per_edge() -> None:
+    one = _with_cpu(1, 4.0, 0.95, 0.35, 0.2)
+    two = _with_cpu(2, 3.0, 0.7, 0.7, 0.4, 0.1)  # 1.33x the rate, 1.9 cores busy
+    assert scale_ceiling(one, two, cores=2) == pytest.approx(2 / 1.9 * 4 / 3)
+    assert scale_ceiling(one, two, cores=8) == 2.0  # two workers: at most twice one
+    assert scale_ceiling(one, _with_cpu(2, 3.0, 0.7, None, 0.4, 0.1), cores=2) is None
+    assert scale_ceiling(one, ScaleFigures(2, 8, 100_000, seconds=3.0), cores=2) is None
+    assert scale_ceiling(one, ScaleFigures(2, 8, 100_000, error="x"), cores=2) is None
+    assert scale_ceiling(one, two, cores=None) is None
+
+
+def test_scale_rows_show_the_ceiling_beside_the_ratio_when_cpu_was_measured() -> None:
+    one, two = _with_cpu(1, 4.0, 0.95, 0.35, 0.2), _with_cpu(2, 3.2, 0.8, 0.8, 0.3, 0.1)
+    rows = {r.key: r for r in scale_rows(one, two, 2)}
+    assert rows["scale_out_ratio"].figure == "1.25x (this machine's CPU allows 1.25x)"
+    assert rows["scale_out_ratio"].verdict == MISSED
+    assert rows["scale_out_ceiling"].value == pytest.approx(2 / 2.0 * 4 / 3.2)
+    assert rows["scale_out_ceiling"].verdict == NOT_APPLICABLE
+    unmeasured = {r.key for r in scale_rows(one, ScaleFigures(2, 8, 100_000, seconds=3.2), 2)}
+    assert "scale_out_ceiling" not in unmeasured
+
+
 def test_scale_notes_give_settle_and_confirmation_times_or_the_failure() -> None:
     ok = ScaleFigures(1, 8, 10, seconds=1.0, stats_confirm_seconds=0.25, group_settle_seconds=4)
     notes = scale_notes([ok, ScaleFigures(2, 8, 10, error="RuntimeError: boom")])
     assert "settled 4.00 s" in notes[0] and "0.25 s after the last ack" in notes[0]
     assert notes[1] == "scale-out, 2 worker(s) failed: RuntimeError: boom"
+    measured = scale_notes([_with_cpu(1, 4.0, 0.95, 0.35, 0.2)])
+    assert measured[1] == (
+        "scale-out, 1 worker(s): CPU during the ingest, share of one core: worker 1 95%, "
+        "broker 35%, publisher 20%, all processes 190%, other processes 40%"
+    )
 
 
 def test_report_json_holds_rows_figures_and_per_edge_bytes(tmp_path: Path) -> None:
