@@ -2,8 +2,9 @@
 
 Usage::
 
-    python -m benchmarks.state [--quick] [--edges N] [--scale-edges N] [--large-edges N]
-                               [--phase NAME ...] [--json-out bench-results/state.json]
+    python -m benchmarks.state [--quick] [--edges N] [--scale-edges N] [--scale-rounds N]
+                               [--large-edges N] [--phase NAME ...]
+                               [--json-out bench-results/state.json]
 
 It starts a local Kafka broker of its own (a free port, a temporary directory) and, phase by
 phase, the worker processes each phase needs, and stops them all whatever happens:
@@ -15,8 +16,10 @@ phase, the worker processes each phase needs, and stops them all whatever happen
 - ``rocksdb-large``: one RocksDB worker's RSS, empty and with ``--large-edges`` upserts
   applied (10^7 in a full run: the size of the RocksDB memory target), without a restart.
 - ``scale``: the ingest rate (SDK ``add_graph(ordered=False, wait=True)``: until every
-  chunk is reported applied; ``stats`` then confirms every edge) of one worker process,
-  then of two in one consumer group (8 partitions).
+  chunk is reported applied; ``stats`` then confirms every edge) of one worker process and
+  of two in one consumer group (8 partitions), in ``--scale-rounds`` rounds alternating the
+  order (1, 2, then 2, 1, ...), with the CPU of every process meanwhile. Run alone, it is
+  preceded by a warm-up ingest that loads the fresh broker first.
 
 It prints one table (measurement, figure, target, verdict) and writes the JSON. The RocksDB
 target at 10^7 edges is judged on the ``rocksdb-large`` phase: measured when it ingested 10^7
@@ -44,6 +47,7 @@ from benchmarks.state_rows import (
     LARGE_PHASE,
     ROCKSDB_TARGET_EDGES,
     scale_notes,
+    scale_order,
     scale_rows,
     store_notes,
     store_rows,
@@ -71,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
         type=int,
         help=f"edges of the {LARGE_PHASE} phase (10,000,000; --quick: 200,000)",
     )
+    parser.add_argument(
+        "--scale-rounds",
+        type=int,
+        help="scale-out rounds, each a 1-worker and a 2-worker run, alternating (2; --quick: 1)",
+    )
     parser.add_argument("--chunk-size", type=int, default=1000, help="ops per chunk (1000)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random edges (1)")
     parser.add_argument(
@@ -96,11 +105,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
     large_edges = a.large_edges
     if large_edges is None:
         large_edges = 200_000 if a.quick else ROCKSDB_TARGET_EDGES
-    if min(edges, scale_edges, large_edges, a.chunk_size) < 1 or (
+    scale_rounds = a.scale_rounds if a.scale_rounds is not None else (1 if a.quick else 2)
+    if min(edges, scale_edges, large_edges, a.chunk_size, scale_rounds) < 1 or (
         a.nodes is not None and a.nodes < 1
     ):
         parser.error(
-            "--edges, --scale-edges, --large-edges, --nodes and --chunk-size must be positive"
+            "--edges, --scale-edges, --scale-rounds, --large-edges, --nodes and --chunk-size "
+            "must be positive"
         )
     if a.chunk_size > Settings().max_items_per_chunk:
         parser.error(f"--chunk-size must be at most {Settings().max_items_per_chunk}")
@@ -111,6 +122,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
         edges=edges,
         nodes=a.nodes or max(edges // 10, 1),
         scale_edges=scale_edges,
+        scale_rounds=scale_rounds,
         large_edges=large_edges,
         partitions=4,
         scale_partitions=8,
@@ -157,12 +169,11 @@ def run_benchmark(sizes: StateSizes, report: StateReport) -> None:
         if "scale" in sizes.phases:
             if not any(phase in sizes.phases for phase in (*STORES, LARGE_PHASE)):
                 _warm_up(sizes, scale_ops, env, report)
-            for workers in (1, 2):
+            for workers in scale_order(sizes.scale_rounds):
                 report.scale.append(
                     asyncio.run(scale_phase(sizes, scale_ops, scale_expected, env, workers))
                 )
-            one, two = report.scale
-            report.rows += scale_rows(one, two, cores=report.machine.get("cores"))
+            report.rows += scale_rows(report.scale, cores=report.machine.get("cores"))
             report.notes += scale_notes(report.scale)
         progress("stopping the broker")
 

@@ -53,6 +53,7 @@ class StateSizes:
     edges: int
     nodes: int
     scale_edges: int
+    scale_rounds: int
     large_edges: int
     partitions: int
     scale_partitions: int

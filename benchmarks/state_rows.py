@@ -33,8 +33,10 @@ __all__ = [
     "ROCKSDB_RSS_LIMIT",
     "ROCKSDB_TARGET_EDGES",
     "SCALE_OUT_RATIO",
+    "combined_runs",
     "scale_ceiling",
     "scale_notes",
+    "scale_order",
     "scale_rows",
     "store_notes",
     "store_rows",
@@ -161,6 +163,41 @@ def store_notes(f: StoreFigures) -> list[str]:
     return [note, f"{f.label} phase failed: {f.error}"] if f.error else [note]
 
 
+def scale_order(rounds: int) -> list[int]:
+    """The worker counts of the scale-out runs, in order: 1 then 2, then 2 then 1, and so on,
+    so a machine that drifts faster or slower during the runs favours neither count."""
+    if rounds < 1:
+        raise ValueError(f"need at least one round, got {rounds}")
+    return [w for r in range(rounds) for w in ((1, 2) if r % 2 == 0 else (2, 1))]
+
+
+def combined_runs(figures: list[ScaleFigures], workers: int) -> ScaleFigures | None:
+    """The runs with ``workers`` workers as one: their items and seconds added up (so the rate
+    is all items over all seconds), each process's CPU share weighted by its run's seconds;
+    the first error of any of them. ``None`` when there was no such run."""
+    runs = [f for f in figures if f.workers == workers]
+    if not runs:
+        return None
+    first = runs[0]
+    error = next((f.error for f in runs if f.error), None)
+    if error is not None or any(f.seconds is None for f in runs):
+        return ScaleFigures(workers, first.partitions, first.items, error=error or "not timed")
+    seconds = sum(f.seconds or 0.0 for f in runs)
+    names = {name: None for f in runs for name in f.cpu_share}
+    cpu: dict[str, float | None] = {}
+    for name in names:
+        parts = [(f.cpu_share.get(name), f.seconds or 0.0) for f in runs]
+        known = None not in (share for share, _ in parts)
+        cpu[name] = sum((share or 0.0) * sec for share, sec in parts) / seconds if known else None
+    return ScaleFigures(
+        workers,
+        first.partitions,
+        sum(f.items for f in runs),
+        seconds=seconds,
+        cpu_share=cpu,
+    )
+
+
 def scale_ceiling(one: ScaleFigures, two: ScaleFigures, cores: int | None) -> float | None:
     """The most two workers could ingest over one on a machine of ``cores`` cores at the CPU
     cost per edge measured with two: the workers, broker and publisher kept ``ours`` cores
@@ -176,24 +213,30 @@ def scale_ceiling(one: ScaleFigures, two: ScaleFigures, cores: int | None) -> fl
     return None if busy <= 0 else min(2.0, cores / busy * r2 / r1)
 
 
-def scale_rows(one: ScaleFigures, two: ScaleFigures, cores: int | None = None) -> list[Row]:
-    """The ingest rate with one and with two worker processes, and their ratio, with the
-    ceiling the machine's cores put on that ratio (:func:`scale_ceiling`)."""
+def scale_rows(figures: list[ScaleFigures], cores: int | None = None) -> list[Row]:
+    """The ingest rate with one and with two worker processes over all their runs
+    (:func:`combined_runs`), and their ratio, with the ceiling the machine's cores put on that
+    ratio (:func:`scale_ceiling`)."""
     rows = []
-    for f in (one, two):
-        key = f"ingest_{f.workers}_worker{'s' if f.workers > 1 else ''}"
+    both: list[ScaleFigures | None] = [combined_runs(figures, w) for w in (1, 2)]
+    for workers, f in zip((1, 2), both, strict=True):
+        key = f"ingest_{workers}_worker{'s' if workers > 1 else ''}"
+        runs = sum(1 for g in figures if g.workers == workers)
+        items = f"{f.items:,} edge upserts" if f is not None else "no run"
         label = (
-            f"ingest, {f.workers} worker process{'es' if f.workers > 1 else ''} "
-            f"({f.partitions} partitions, {f.items:,} edge upserts)"
+            f"ingest, {workers} worker process{'es' if workers > 1 else ''} "
+            f"({f.partitions if f else '-'} partitions, {items}, {runs} run{'s' * (runs != 1)})"
         )
-        if f.items_per_second is None:
+        if f is None or f.items_per_second is None:
             rows.append(_failed(key, label))
             continue
         rate = f.items_per_second
         rows.append(Row(key, label, format_rate(rate), NONE, NOT_APPLICABLE, rate, "items/s"))
-    r1, r2 = one.items_per_second, two.items_per_second
+    one, two = both
+    r1 = one.items_per_second if one is not None else None
+    r2 = two.items_per_second if two is not None else None
     ratio = None if r1 is None or r2 is None or r1 <= 0 else r2 / r1
-    ceiling = scale_ceiling(one, two, cores)
+    ceiling = None if one is None or two is None else scale_ceiling(one, two, cores)
     figure = NONE if ratio is None else f"{ratio:.2f}x"
     if ratio is not None and ceiling is not None:
         figure += f" (this machine's CPU allows {ceiling:.2f}x)"
@@ -209,8 +252,8 @@ def scale_rows(one: ScaleFigures, two: ScaleFigures, cores: int | None = None) -
 def scale_notes(figures: list[ScaleFigures]) -> list[str]:
     """How long each group took to settle and ``stats`` to confirm the ingest; failures."""
     notes = []
-    for f in figures:
-        who = f"scale-out, {f.workers} worker(s)"
+    for run, f in enumerate(figures, 1):
+        who = f"scale-out run {run}, {f.workers} worker(s)"
         if f.error:
             notes.append(f"{who} failed: {f.error}")
         else:

@@ -79,7 +79,7 @@ def test_state_benchmark_measures_a_rocksdb_worker_at_the_large_phase_size(tmp_p
 
 
 def test_state_benchmark_compares_two_workers_with_one_and_their_cpu(tmp_path: Path) -> None:
-    argv = ["--scale-edges", "3000", "--phase", "scale"]
+    argv = ["--scale-edges", "3000", "--scale-rounds", "1", "--phase", "scale"]
     doc = run("benchmarks.state", tmp_path / "state.json", *argv)
     one, two = doc["scale_out"]
     assert (one["workers"], two["workers"], one["items"]) == (1, 2, 3000)

@@ -29,8 +29,10 @@ from benchmarks.state_report import (
 )
 from benchmarks.state_rows import (
     LARGE_PHASE,
+    combined_runs,
     scale_ceiling,
     scale_notes,
+    scale_order,
     scale_rows,
     store_notes,
     store_rows,
@@ -44,6 +46,7 @@ def test_full_run_defaults_to_a_million_edges_over_a_tenth_as_many_nodes() -> No
     assert (sizes.partitions, sizes.scale_partitions, sizes.chunk_size) == (4, 8, 1000)
     assert sizes.phases == ("memory", "rocksdb", "rocksdb-large", "scale")
     assert sizes.large_edges == 10_000_000  # the RocksDB memory target's size, measured
+    assert sizes.scale_rounds == 2
     assert sizes.recovery_timeout >= 900  # a slow memory-store replay is reported, not cut
     assert json_out == Path("bench-results/state.json")
     assert not quick
@@ -55,6 +58,7 @@ def test_quick_run_uses_fifty_thousand_edges_and_shorter_limits() -> None:
     assert quick
     assert (sizes.edges, sizes.nodes, sizes.scale_edges) == (50_000, 5_000, 50_000)
     assert sizes.large_edges == 200_000
+    assert sizes.scale_rounds == 1
     assert sizes.time_limit < full.time_limit
     assert sizes.settle < full.settle
 
@@ -74,6 +78,7 @@ def test_explicit_sizes_and_phases_override_the_defaults() -> None:
         ["--edges", "0"],
         ["--large-edges", "0"],
         ["--chunk-size", "20000"],
+        ["--scale-rounds", "0"],
         ["--settle", "-1"],
         ["--phase", "disk"],
     ],
@@ -214,13 +219,14 @@ def test_a_failed_store_phase_gives_failed_rows_and_a_note() -> None:
 def test_scale_rows_give_both_rates_and_their_ratio() -> None:
     one = ScaleFigures(1, 8, 100_000, seconds=4.0)
     two = ScaleFigures(2, 8, 100_000, seconds=2.0)
-    rows = {r.key: r for r in scale_rows(one, two)}
+    rows = {r.key: r for r in scale_rows([one, two])}
     assert rows["ingest_1_worker"].figure == "25,000 items/s"
+    assert rows["ingest_1_worker"].measurement.endswith("100,000 edge upserts, 1 run)")
     assert rows["scale_out_ratio"].figure == "2.00x"
     assert rows["scale_out_ratio"].verdict == MET
-    slow = {r.key: r for r in scale_rows(one, ScaleFigures(2, 8, 100_000, seconds=3.0))}
+    slow = {r.key: r for r in scale_rows([one, ScaleFigures(2, 8, 100_000, seconds=3.0)])}
     assert slow["scale_out_ratio"].verdict == MISSED
-    failed = {r.key: r for r in scale_rows(one, ScaleFigures(2, 8, 100_000, error="x"))}
+    failed = {r.key: r for r in scale_rows([one, ScaleFigures(2, 8, 100_000, error="x")])}
     assert failed["scale_out_ratio"].verdict == NOT_APPLICABLE
     assert failed["ingest_2_workers"].figure == "failed (see notes)"
 
@@ -245,23 +251,47 @@ def test_scale_ceiling_is_the_ratio_with_every_core_busy_at_the_two_worker_cpu_p
 
 def test_scale_rows_show_the_ceiling_beside_the_ratio_when_cpu_was_measured() -> None:
     one, two = _with_cpu(1, 4.0, 0.95, 0.35, 0.2), _with_cpu(2, 3.2, 0.8, 0.8, 0.3, 0.1)
-    rows = {r.key: r for r in scale_rows(one, two, 2)}
+    rows = {r.key: r for r in scale_rows([one, two], 2)}
     assert rows["scale_out_ratio"].figure == "1.25x (this machine's CPU allows 1.25x)"
     assert rows["scale_out_ratio"].verdict == MISSED
     assert rows["scale_out_ceiling"].value == pytest.approx(2 / 2.0 * 4 / 3.2)
     assert rows["scale_out_ceiling"].verdict == NOT_APPLICABLE
-    unmeasured = {r.key for r in scale_rows(one, ScaleFigures(2, 8, 100_000, seconds=3.2), 2)}
+    unmeasured = {r.key for r in scale_rows([one, ScaleFigures(2, 8, 100_000, seconds=3.2)], 2)}
     assert "scale_out_ceiling" not in unmeasured
+
+
+def test_scale_rounds_alternate_which_worker_count_runs_first() -> None:
+    assert scale_order(1) == [1, 2]
+    assert scale_order(2) == [1, 2, 2, 1]
+    assert scale_order(3) == [1, 2, 2, 1, 1, 2]
+    with pytest.raises(ValueError):
+        scale_order(0)
+
+
+def test_runs_of_one_worker_count_combine_into_all_items_over_all_seconds() -> None:
+    runs = [_with_cpu(1, 4.0, 1.0, 0.2, 0.2), _with_cpu(2, 2.0, 0.9, 0.9, 0.3, 0.2)]
+    runs += [_with_cpu(2, 3.0, 0.6, 0.6, 0.2, 0.2), _with_cpu(1, 6.0, 0.8, 0.2, 0.2)]
+    one, two = combined_runs(runs, 1), combined_runs(runs, 2)
+    assert one is not None and two is not None
+    assert (one.items, one.seconds, two.items, two.seconds) == (200_000, 10.0, 200_000, 5.0)
+    assert one.cpu_share["worker 1"] == pytest.approx((1.0 * 4 + 0.8 * 6) / 10)
+    assert two.cpu_share["worker 2"] == pytest.approx((0.9 * 2 + 0.6 * 3) / 5)
+    rows = {r.key: r for r in scale_rows(runs, 2)}
+    assert rows["scale_out_ratio"].value == pytest.approx(2.0)  # 40,000 / 20,000 items/s
+    assert rows["ingest_2_workers"].measurement.endswith("200,000 edge upserts, 2 runs)")
+    assert combined_runs(runs, 3) is None
+    broken = combined_runs([*runs, ScaleFigures(1, 8, 100_000, error="boom")], 1)
+    assert broken is not None and broken.error == "boom" and broken.items_per_second is None
 
 
 def test_scale_notes_give_settle_and_confirmation_times_or_the_failure() -> None:
     ok = ScaleFigures(1, 8, 10, seconds=1.0, stats_confirm_seconds=0.25, group_settle_seconds=4)
     notes = scale_notes([ok, ScaleFigures(2, 8, 10, error="RuntimeError: boom")])
     assert "settled 4.00 s" in notes[0] and "0.25 s after the last ack" in notes[0]
-    assert notes[1] == "scale-out, 2 worker(s) failed: RuntimeError: boom"
+    assert notes[1] == "scale-out run 2, 2 worker(s) failed: RuntimeError: boom"
     measured = scale_notes([_with_cpu(1, 4.0, 0.95, 0.35, 0.2)])
     assert measured[1] == (
-        "scale-out, 1 worker(s): CPU during the ingest, share of one core: worker 1 95%, "
+        "scale-out run 1, 1 worker(s): CPU during the ingest, share of one core: worker 1 95%, "
         "broker 35%, publisher 20%, all processes 190%, other processes 40%"
     )
 
