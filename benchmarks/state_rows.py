@@ -183,9 +183,8 @@ def combined_runs(figures: list[ScaleFigures], workers: int) -> ScaleFigures | N
     if error is not None or any(f.seconds is None for f in runs):
         return ScaleFigures(workers, first.partitions, first.items, error=error or "not timed")
     seconds = sum(f.seconds or 0.0 for f in runs)
-    names = {name: None for f in runs for name in f.cpu_share}
     cpu: dict[str, float | None] = {}
-    for name in names:
+    for name in dict.fromkeys(name for f in runs for name in f.cpu_share):  # in order, once
         parts = [(f.cpu_share.get(name), f.seconds or 0.0) for f in runs]
         known = None not in (share for share, _ in parts)
         cpu[name] = sum((share or 0.0) * sec for share, sec in parts) / seconds if known else None
