@@ -5,9 +5,10 @@ entries of edges whose source it owns (with the edge's props), the in entries of
 whose destination it owns, and two reverse indexes so a node delete can find every local
 entry that points at the deleted node. The reverse indexes are derived from the entries and
 built on the first node delete (:meth:`GraphPartition._build_indexes`), so a partition that
-only ever gains edges never holds them. Every step is idempotent under replay of a suffix
-of the step log: each one assigns fields rather than counting, so re-applying steps after
-a crash (at-least-once delivery) converges to the same state.
+only ever gains edges never holds them; they are dropped again when the partition's last
+entry goes. Every step is idempotent under replay of a suffix of the step log: each one
+assigns fields rather than counting, so re-applying steps after a crash (at-least-once
+delivery) converges to the same state.
 
 Applying records which keys changed; :meth:`GraphPartition.take_dirty` hands them over
 once per part so the caller writes each touched key at most once.
@@ -252,7 +253,8 @@ class GraphPartition:
 
     @property
     def indexed(self) -> bool:
-        """Whether the reverse indexes are built (after the first node delete or read)."""
+        """Whether the reverse indexes are built (from the first node delete or read until
+        the partition holds no entry again)."""
         return self._indexed
 
     @property
@@ -268,6 +270,14 @@ class GraphPartition:
         if not self._indexed:
             self._build_indexes()
         return self._in_by_src
+
+    def _forget_indexes_if_empty(self) -> None:
+        """Drop the reverse indexes once no entry is left: an emptied partition is back where
+        a new one starts, and the edges it gains next do not pay for indexes (a third of the
+        apply time) until another node delete needs them. So whether a partition holds
+        indexes depends on its entries, not on whether it ever saw a node delete."""
+        if self._indexed and not self.out_edges and not self.in_edges:
+            self._out_by_dst, self._in_by_src, self._indexed = {}, {}, False
 
     def _build_indexes(self) -> None:
         """Build both reverse indexes at once (:meth:`build_indexes_stepwise`)."""
@@ -394,6 +404,7 @@ class GraphPartition:
         self._edge_count -= 1
         if self._indexed:
             pairs_discard(self._out_by_dst, dst, etype, src)
+            self._forget_indexes_if_empty()
         self._dirty.out_edges[src, etype, dst] = None
         if self.events is not None:
             self.events.append(("out-", src, etype, dst))
@@ -403,6 +414,7 @@ class GraphPartition:
             return
         if self._indexed:
             pairs_discard(self._in_by_src, src, etype, dst)
+            self._forget_indexes_if_empty()
         self._dirty.in_edges[dst, etype, src] = False
         if self.events is not None:
             self.events.append(("in-", dst, etype, src))
@@ -418,6 +430,7 @@ class GraphPartition:
             self._in_delete(dst, etype, node_id)
         if self.nodes.pop(node_id, None) is not None:
             self._dirty.nodes.add(node_id)
+        self._forget_indexes_if_empty()  # the loops above may have built them on an empty one
 
     def _standing_put(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)
@@ -485,11 +498,13 @@ class GraphPartition:
             self._edge_count -= 1
             if self._indexed:
                 pairs_discard(self._out_by_dst, dst, etype, src)
+                self._forget_indexes_if_empty()
 
     def unload_in_edge(self, dst: str, etype: str, src: str) -> None:
         """Forget an in entry whose record was deleted (nothing is marked to write)."""
         if pairs_discard(self.in_edges, dst, etype, src) and self._indexed:
             pairs_discard(self._in_by_src, src, etype, dst)
+            self._forget_indexes_if_empty()
 
     def load_standing(self, standing_id: str, pattern: Mapping[str, Any]) -> None:
         self.standing[standing_id] = dict(pattern)

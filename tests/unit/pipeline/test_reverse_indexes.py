@@ -117,3 +117,45 @@ def test_a_stepwise_build_stops_when_the_entries_change_under_it() -> None:
         for _ in steps:
             pass
     assert not graph.indexed
+
+
+def test_a_partition_emptied_by_node_deletes_drops_its_indexes_and_ingests_without_them() -> None:
+    graph = GraphPartition(0)
+    graph.apply([_out("a", "b"), _in("b", "a"), _out("c", "far"), _in("a", "far")])
+    graph.apply([(StepKind.NODE_DELETE, "far")])
+    assert graph.indexed  # entries are left: a -> b
+    graph.apply([(StepKind.NODE_DELETE, "a"), (StepKind.NODE_DELETE, "b")])
+    assert (graph.out_edges, graph.in_edges, graph.edge_count) == ({}, {}, 0)
+    assert not graph.indexed
+    assert graph._out_by_dst == {} and graph._in_by_src == {}
+    graph.apply([_out("x", "y"), _in("y", "x"), _out("x", "z")])
+    assert not graph.indexed and graph._out_by_dst == {}
+    graph.apply([(StepKind.NODE_DELETE, "z")])  # built again when a delete needs them
+    assert graph.indexed
+    assert _derived(graph) == ({("x", "T", "y")}, {("x", "T", "y")})
+    assert _held(graph) == _derived(graph)
+
+
+def test_a_partition_emptied_by_edge_deletes_or_unloads_drops_its_indexes() -> None:
+    graph = GraphPartition(0)
+    graph.apply([_out("a", "b"), _in("b", "a"), (StepKind.NODE_DELETE, "gone")])
+    assert graph.indexed
+    graph.apply([(StepKind.OUT_DELETE, "a", "T", "b")])
+    assert graph.indexed  # the in entry b <- a is still held
+    graph.apply([(StepKind.IN_DELETE, "b", "T", "a")])
+    assert not graph.indexed
+
+    graph.load_out_edge("s", "T", "d", NO_PROPS)
+    graph.load_in_edge("d", "T", "s")
+    graph.apply([(StepKind.NODE_DELETE, "gone")])
+    assert graph.indexed
+    graph.unload_in_edge("d", "T", "s")
+    assert graph.indexed
+    graph.unload_out_edge("s", "T", "d")
+    assert not graph.indexed and graph._in_by_src == {}
+
+
+def test_a_node_delete_on_a_partition_without_entries_leaves_no_index() -> None:
+    graph = GraphPartition(0)
+    graph.apply([(StepKind.NODE_UPSERT, "lonely", ("L",), {}), (StepKind.NODE_DELETE, "lonely")])
+    assert graph.node_count == 0 and not graph.indexed
