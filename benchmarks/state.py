@@ -3,7 +3,7 @@
 Usage::
 
     python -m benchmarks.state [--quick] [--edges N] [--scale-edges N] [--scale-rounds N]
-                               [--large-edges N] [--phase NAME ...]
+                               [--large-edges N] [--large-growth-from N] [--phase NAME ...]
                                [--json-out bench-results/state.json]
 
 It starts a local Kafka broker of its own (a free port, a temporary directory) and, phase by
@@ -14,7 +14,9 @@ phase, the worker processes each phase needs, and stops them all whatever happen
   per edge; then it is stopped with SIGTERM and started again (same data directory) and
   timed until ``/readyz`` answers 200 and ``stats`` answers with the full counts.
 - ``rocksdb-large``: one RocksDB worker's RSS, empty and with ``--large-edges`` upserts
-  applied (10^7 in a full run: the size of the RocksDB memory target), without a restart.
+  applied (10^7 in a full run: the size of the RocksDB memory target), without a restart;
+  and the cost of a chunk as that graph grows, from ``--large-growth-from`` edges (10^4) to
+  all of them (:mod:`benchmarks.state_growth`).
 - ``scale``: the ingest rate (SDK ``add_graph(ordered=False, wait=True)``: until every
   chunk is reported applied; ``stats`` then confirms every edge) of one worker process and
   of two in one consumer group (8 partitions), in ``--scale-rounds`` rounds alternating the
@@ -41,6 +43,7 @@ from pathlib import Path
 from benchmarks.data import Op, expected_counts, uniform_edge_ops
 from benchmarks.harness import run_and_report
 from benchmarks.report import machine_info
+from benchmarks.state_growth import GROWTH_FROM
 from benchmarks.state_phases import Env, StateSizes, progress, scale_phase, store_phase
 from benchmarks.state_report import StateReport
 from benchmarks.state_rows import (
@@ -77,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
         help=f"edges of the {LARGE_PHASE} phase (10,000,000; --quick: 200,000)",
     )
     parser.add_argument(
+        "--large-growth-from",
+        type=int,
+        default=GROWTH_FROM,
+        help=f"smallest graph the {LARGE_PHASE} phase times chunk windows on (10,000)",
+    )
+    parser.add_argument(
         "--scale-rounds",
         type=int,
         help="scale-out rounds, each a 1-worker and a 2-worker run, alternating (2; --quick: 1)",
@@ -107,12 +116,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
     if large_edges is None:
         large_edges = 200_000 if a.quick else ROCKSDB_TARGET_EDGES
     scale_rounds = a.scale_rounds if a.scale_rounds is not None else (1 if a.quick else 2)
-    if min(edges, scale_edges, large_edges, a.chunk_size, scale_rounds) < 1 or (
-        a.nodes is not None and a.nodes < 1
-    ):
+    if min(
+        edges, scale_edges, large_edges, a.large_growth_from, a.chunk_size, scale_rounds
+    ) < 1 or (a.nodes is not None and a.nodes < 1):
         parser.error(
-            "--edges, --scale-edges, --scale-rounds, --large-edges, --nodes and --chunk-size "
-            "must be positive"
+            "--edges, --scale-edges, --scale-rounds, --large-edges, --large-growth-from, --nodes "
+            "and --chunk-size must be positive"
         )
     if a.chunk_size > Settings().max_items_per_chunk:
         parser.error(f"--chunk-size must be at most {Settings().max_items_per_chunk}")
@@ -125,6 +134,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[StateSizes, Path, bool]:
         scale_edges=scale_edges,
         scale_rounds=scale_rounds,
         large_edges=large_edges,
+        large_growth_from=a.large_growth_from,
         partitions=4,
         scale_partitions=8,
         chunk_size=a.chunk_size,

@@ -27,6 +27,12 @@ from pathlib import Path
 from benchmarks.data import GraphCounts, Op
 from benchmarks.engine_run import CpuUse
 from benchmarks.harness import bench_settings
+from benchmarks.state_growth import (
+    ingest_in_segments,
+    large_growth_plan,
+    windows_at_largest,
+    with_trickle,
+)
 from benchmarks.state_report import ScaleFigures, StoreFigures
 from benchmarks.state_rows import LARGE_PHASE
 from benchmarks.state_workers import (
@@ -55,6 +61,7 @@ class StateSizes:
     scale_edges: int
     scale_rounds: int
     large_edges: int
+    large_growth_from: int  # the smallest graph the large phase times windows on
     partitions: int
     scale_partitions: int
     chunk_size: int
@@ -144,12 +151,40 @@ async def store_phase(
             await wait_stats(engine, EMPTY, [worker], STARTUP_TIMEOUT)
             await engine.add_graph([], wait=True)  # topic metadata and the ack reader
             figures.rss_empty = await settled_rss(worker.pid, sizes.settle)
-            progress(f"{name}: publishing {len(ops):,} edges")
-            figures.ingest_seconds = await _publish(engine, ops, sizes)
+            plan = None
+            if phase == LARGE_PHASE:
+                plan = large_growth_plan(len(ops), sizes.large_growth_from, sizes.seed)
+            if plan is None:
+                progress(f"{name}: publishing {len(ops):,} edges")
+                figures.ingest_seconds = await _publish(engine, ops, sizes)
+            else:
+                progress(f"{name}: publishing {len(ops):,} edges, timing windows on the way")
+                figures.growth_window = plan.window
+                figures.ingest_seconds, figures.growth, trickle = await ingest_in_segments(
+                    engine,
+                    plan,
+                    ops,
+                    lambda segment: _publish(engine, segment, sizes),
+                    chunk_size=sizes.chunk_size,
+                    timeout=sizes.time_limit,
+                )
+                expected = with_trickle(expected, trickle)
+                figures.edges, figures.nodes = expected.edges, expected.nodes
             await _confirm(engine, expected, sizes, [worker])
             figures.rss_loaded = await settled_rss(worker.pid, sizes.settle)
             figures.rss_peak = process_memory(worker.pid, "VmHWM")
             if phase == LARGE_PHASE:
+                if plan is not None:
+                    progress(f"{name}: timing windows on the whole graph")
+                    figures.growth.append(
+                        await windows_at_largest(
+                            engine,
+                            plan,
+                            ops,
+                            chunk_size=sizes.chunk_size,
+                            timeout=sizes.time_limit,
+                        )
+                    )
                 return figures
             progress(f"{store} store: stopping the worker (SIGTERM) and starting it again")
             stopping = time.monotonic()

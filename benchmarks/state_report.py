@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from benchmarks.growth import SizeTiming
+
 __all__ = [
     "MET",
     "MISSED",
@@ -115,6 +117,9 @@ class StoreFigures:
     web_up_seconds: float | None = None
     error: str | None = None
     phase: str | None = None  # the phase's name where it is not the store's (rows, notes)
+    # cost per chunk as the graph grew (the large phase): the timed windows at each size
+    growth: list[SizeTiming] = field(default_factory=list)
+    growth_window: int | None = None  # edges per window
 
     @property
     def name(self) -> str:

@@ -12,6 +12,7 @@ intact); two worker processes ingest at least :data:`SCALE_OUT_RATIO` times as f
 from __future__ import annotations
 
 from benchmarks.engine_run import MACHINE, OTHERS
+from benchmarks.growth import size_label
 from benchmarks.state_report import (
     GIB,
     NOT_APPLICABLE,
@@ -34,6 +35,7 @@ __all__ = [
     "ROCKSDB_TARGET_EDGES",
     "SCALE_OUT_RATIO",
     "combined_runs",
+    "growth_rows",
     "scale_ceiling",
     "scale_notes",
     "scale_order",
@@ -137,11 +139,49 @@ def recovery_row(f: StoreFigures) -> Row:
     return Row(key, label, format_seconds(value), target.text, verdict, value, "s")
 
 
+def growth_rows(f: StoreFigures) -> list[Row]:
+    """The best window at each graph size, and the largest size's over the smallest's; none
+    without two sizes. Not judged: the target (flat, at most 1.5x) is stated
+    for 10^4 to 10^6 edges, which the ingest benchmark judges."""
+    if len(f.growth) < 2 or f.growth_window is None:
+        return []
+    rows = [
+        Row(
+            f"{f.name}_growth_{t.size}",
+            f"{f.label}: +{f.growth_window:,} edges at graph {size_label(t.size)}, "
+            f"best of {len(t.windows)}",
+            format_seconds(t.seconds),
+            NONE,
+            NOT_APPLICABLE,
+            t.seconds,
+            "s",
+        )
+        for t in f.growth
+    ]
+    first, last = f.growth[0], f.growth[-1]
+    ratio = last.seconds / first.seconds
+    label = f"graph {size_label(last.size)} / graph {size_label(first.size)}"
+    rows.append(
+        Row(
+            f"{f.name}_growth_large_vs_small",
+            f"{f.label}: cost per chunk, {label}",
+            f"{ratio:.2f}x",
+            NONE,
+            NOT_APPLICABLE,
+            ratio,
+            "x",
+        )
+    )
+    return rows
+
+
 def store_rows(f: StoreFigures, judge_at_target: bool = True) -> list[Row]:
     """A store phase's rows; ``judge_at_target``: see :func:`memory_rows`. A phase without a
-    restart (the large RocksDB one) has no recovery row."""
+    restart (the large RocksDB one) has no recovery row, but its cost per chunk as it grew."""
     memory = memory_rows(f, judge_at_target)
-    return memory if f.phase == LARGE_PHASE else [*memory, recovery_row(f)]
+    if f.phase == LARGE_PHASE:
+        return [*memory, *growth_rows(f)]
+    return [*memory, recovery_row(f)]
 
 
 def store_notes(f: StoreFigures) -> list[str]:
@@ -160,7 +200,15 @@ def store_notes(f: StoreFigures) -> list[str]:
             f"/readyz 200 at {format_seconds(f.ready_seconds)}, "
             f"RSS after recovery {format_bytes(f.rss_recovered)}"
         )
-    return [note, f"{f.label} phase failed: {f.error}"] if f.error else [note]
+    notes = [note]
+    if f.growth:
+        every = "; ".join(
+            f"{size_label(t.size)} ({t.graph_edges:,} edges): "
+            + " ".join(f"{s:.3f}" for s in t.windows)
+            for t in f.growth
+        )
+        notes.append(f"{f.label}, every window of +{f.growth_window:,} edges (s): {every}")
+    return [*notes, f"{f.label} phase failed: {f.error}"] if f.error else notes
 
 
 def scale_order(rounds: int) -> list[int]:

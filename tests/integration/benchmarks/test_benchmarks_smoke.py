@@ -67,8 +67,10 @@ def test_state_benchmark_measures_memory_and_restart_of_the_memory_store(tmp_pat
     assert state_rows(doc), doc["rows"]
 
 
-def test_state_benchmark_measures_a_rocksdb_worker_at_the_large_phase_size(tmp_path: Path) -> None:
-    argv = ["--large-edges", "2000", "--phase", "rocksdb-large"]
+def test_state_benchmark_measures_a_rocksdb_worker_and_its_chunk_cost_as_it_grows(
+    tmp_path: Path,
+) -> None:
+    argv = ["--large-edges", "2000", "--large-growth-from", "500", "--phase", "rocksdb-large"]
     doc = run("benchmarks.state", tmp_path / "state.json", *argv)
     (large,) = doc["stores"]
     assert (large["store"], large["phase"], large["items"]) == ("rocksdb", "rocksdb-large", 2000)
@@ -76,6 +78,13 @@ def test_state_benchmark_measures_a_rocksdb_worker_at_the_large_phase_size(tmp_p
     rows = {r["key"]: r for r in doc["rows"]}
     assert "linear extrapolation from" in rows["rocksdb_rss_at_1e7_edges"]["measurement"]
     assert "rocksdb_recovery_seconds" not in rows  # no restart in this phase
+    # windows of 500 edges timed on the graph of the first 500 ops and on all 2,000
+    assert [t["size"] for t in large["growth"]] == [500, 2000]
+    assert all(len(t["windows"]) == 5 and min(t["windows"]) > 0 for t in large["growth"])
+    # the whole graph's windows ran on what the phase confirmed: stream plus earlier trickle
+    assert large["growth"][1]["graph_edges"] == large["edges"] > 2000 * 0.9
+    assert large["growth_window"] == 500
+    assert rows["rocksdb-large_growth_large_vs_small"]["value"] > 0
 
 
 def test_state_benchmark_compares_two_workers_with_one_and_their_cpu(tmp_path: Path) -> None:
