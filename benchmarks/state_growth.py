@@ -5,10 +5,11 @@ The large phase publishes its edge stream in two segments, the first ``smallest`
 and the rest, and times the windows of a :class:`~benchmarks.growth.GrowthPlan` on the
 worker's graph after the first (:func:`~benchmarks.growth_engine.engine_windows`: a window of
 new edges added, timed, then deleted with ``delete_edge``, so the graph is the same for the
-next window and the rest of the stream). The windows on the whole stream's graph run after
-its RSS has been read, so they do not move the memory figure; sizes in between are left to
-the ingest benchmark, as windows on a graph of 10^6 edges would leave their mark on the
-memory of the graph that grows on after them. The ingest rate counts the segments' time only.
+next window and the rest of the stream). The windows on the whole stream's graph
+(:func:`~benchmarks.growth_engine.engine_growth_largest`) run after its RSS has been read,
+so they do not move the memory figure; sizes in between are left to the ingest benchmark,
+as windows on a graph of 10^6 edges would leave their mark on the memory of the graph that
+grows on after them. The ingest rate counts the segments' time only.
 
 While a window waits for its acks a trickle of edges between nodes of their own (``t<i>``)
 keeps the input topic moving (see :func:`~benchmarks.engine_run.timed_batch`); those edges
@@ -32,7 +33,6 @@ __all__ = [
     "Publish",
     "ingest_in_segments",
     "large_growth_plan",
-    "windows_at_largest",
     "with_trickle",
 ]
 
@@ -82,22 +82,6 @@ async def ingest_in_segments(
                 )
             )
     return seconds, timings, sent
-
-
-async def windows_at_largest(
-    engine: Engine, plan: GrowthPlan, ops: Sequence[Op], *, chunk_size: int, timeout: float
-) -> SizeTiming:
-    """The windows on the whole stream's graph (their trickle edges are not counted after)."""
-    trickle = trickle_batches(plan.seed + 4)
-    return await engine_windows(
-        engine,
-        plan,
-        touched_nodes(ops),
-        len(ops),
-        trickle,
-        chunk_size=chunk_size,
-        timeout=timeout,
-    )
 
 
 def with_trickle(expected: GraphCounts, trickle: Sequence[Op]) -> GraphCounts:

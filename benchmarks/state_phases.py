@@ -26,13 +26,9 @@ from pathlib import Path
 
 from benchmarks.data import GraphCounts, Op
 from benchmarks.engine_run import CpuUse
+from benchmarks.growth_engine import engine_growth_largest
 from benchmarks.harness import bench_settings
-from benchmarks.state_growth import (
-    ingest_in_segments,
-    large_growth_plan,
-    windows_at_largest,
-    with_trickle,
-)
+from benchmarks.state_growth import ingest_in_segments, large_growth_plan, with_trickle
 from benchmarks.state_report import ScaleFigures, StoreFigures
 from benchmarks.state_rows import LARGE_PHASE
 from benchmarks.state_workers import (
@@ -177,7 +173,7 @@ async def store_phase(
                 if plan is not None:
                     progress(f"{name}: timing windows on the whole graph")
                     figures.growth.append(
-                        await windows_at_largest(
+                        await engine_growth_largest(
                             engine,
                             plan,
                             ops,
