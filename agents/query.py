@@ -13,21 +13,36 @@ partitions held here and passes each record to its handler:
    finish it and answer.
 3. ``coordinate`` (partials topic): drive the query's :class:`QueryRun` round by round,
    answer on completion, or answer ``timeout`` (retryable) when the deadline passes.
+
+Scans of whole partitions (``digest``, ``top_degree``) read ``scan_slice`` nodes and edges
+at a time and give the event loop a turn between (:func:`in_turns`), so a digest of a large
+graph holds neither ingest nor health checks; the lane handles its next record once the
+scan is done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
 import structlog
 
 from agents.query_lane import Record, run_query_lane
 from agents.reporting import header_value, reject
-from pipeline.queries import Done, Failed, QueryRun, Requests, evaluate_request, run_locally
+from pipeline.queries import (
+    Done,
+    Failed,
+    QueryRun,
+    Requests,
+    evaluate_request,
+    evaluate_stepwise,
+    run_stepwise,
+)
 from pipeline.result_cache import cache_key
 from pipeline.steps import Part, StepKind, encode_part
+from pipeline.stepwise import Steps, stepping
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import Query, QueryRejection, error_result, ok_result, parse_query
@@ -39,6 +54,16 @@ __all__ = ["register_queries"]
 log = structlog.get_logger(__name__)
 DIRECT_TYPES = frozenset({"node", "neighbors"})
 _STALE = "query waited longer than its timeout before it was read"
+T = TypeVar("T")
+
+
+async def in_turns(work: Steps[T]) -> T:
+    """Run ``work`` to its end, giving the event loop a turn after each step: a scan of a
+    whole partition lets the ingest agents, Faust's timers and health checks run meanwhile."""
+    result: list[T] = []
+    for _ in stepping(work, result):
+        await asyncio.sleep(0)
+    return result[0]
 
 
 def _pack(value: Any) -> bytes:
@@ -142,6 +167,7 @@ def register_queries(engine: Any) -> None:
     app = engine.app
     settings = engine.settings
     pending: dict[str, dict[str, Any]] = {}
+    scan_slice = settings.scan_slice or None  # None: each partition in one go
 
     async def dispatch(meta: dict[str, Any]) -> None:
         if meta["type"] in STANDING_QUERY_TYPES:
@@ -154,8 +180,10 @@ def register_queries(engine: Any) -> None:
             return
         run = _new_run(engine, meta)
         if engine.holds_every_partition():  # local fast path: the whole run in-process
+            # The versions before the scans: a partition changed during them is not cached.
             versions = {p: engine.version(p) or 0 for p in range(settings.partitions)}
-            done = run_locally(run, engine.graphs.as_mapping())
+            graphs = engine.graphs.as_mapping()
+            done = await in_turns(run_stepwise(run, graphs, scan_slice))
             await _finish(engine, meta, done, {p: versions[p] for p in run.touched})
             return
         step = run.start()
@@ -233,9 +261,11 @@ def register_queries(engine: Any) -> None:
                     )
                 await _finish(engine, msg, step, {p: version})
                 return
-            partial = evaluate_request(msg["req"], graph, engine.query_limits)
+            # The version before the scan: a partition changed during it is not cached.
+            request, limits, version = msg["req"], engine.query_limits, engine.version(p) or 0
+            partial = await in_turns(evaluate_stepwise(request, graph, limits, scan_slice))
             reply = {"kind": "partial", "qid": msg["qid"], "round": msg["round"], "p": p,
-                     "partial": partial, "v": engine.version(p) or 0}  # fmt: skip
+                     "partial": partial, "v": version}  # fmt: skip
             await engine.query_partials_topic.send(key=msg["qid"].encode(), value=_pack(reply))
         except Exception:
             log.exception(

@@ -1,11 +1,13 @@
-"""The whole benchmark suite: ingest, queries, state and paths, then one table of every target.
+"""The whole benchmark suite: ingest, queries, state, paths and scans, then one table of every
+target.
 
 Usage::
 
-    python -m benchmarks [--quick] [--only ingest queries state paths] [--out-dir bench-results]
+    python -m benchmarks [--quick] [--only ingest queries state paths scans]
+                         [--out-dir bench-results]
 
 Each benchmark runs in its own process, starting and stopping its own broker and workers
-(the path benchmark compares two searches in the pure core and needs neither), and writes
+(the path and scan benchmarks compare two ways in the pure core and need neither), and writes
 its JSON into ``--out-dir`` (``<name>.json``, or ``<name>-quick.json``). The suite then
 prints every target with the figure measured and a verdict, and writes them to
 ``suite.json`` (``suite-quick.json``). A benchmark that fails leaves its targets ``n/a``
@@ -28,7 +30,7 @@ from project_engine.localkafka import KAFKA_VERSION
 
 __all__ = ["BENCHMARKS", "command", "main", "parse_args"]
 
-BENCHMARKS = ("ingest", "queries", "state", "paths")
+BENCHMARKS = ("ingest", "queries", "state", "paths", "scans")
 _EXTRA = {"queries": ["--with-ingest"]}  # the query targets are judged while ingest runs
 
 

@@ -39,7 +39,17 @@ from pipeline.queries.protocol import QueryPlan
 from pipeline.queries.run import PLANS
 from project_engine.localkafka import KAFKA_VERSION
 
-__all__ = ["PLAN_SETS", "build_graphs", "main", "parse_args", "run_benchmark"]
+__all__ = [
+    "PLAN_SETS",
+    "aligned",
+    "build_graphs",
+    "graph_args",
+    "graph_parser",
+    "main",
+    "parse_args",
+    "print_and_write",
+    "run_benchmark",
+]
 
 PLAN_SETS: dict[str, Mapping[str, type[QueryPlan]]] = {
     "engine": PLANS,  # from both ends
@@ -48,29 +58,64 @@ PLAN_SETS: dict[str, Mapping[str, type[QueryPlan]]] = {
 CHUNK = 1000
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def graph_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The options of a pure-core benchmark on the query benchmark's seeded graph: size,
+    partitions, seed, ``--quick`` and ``--json-out``; :func:`graph_args` completes them."""
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.paths",
-        description=__doc__,
+        prog=f"python -m benchmarks.{name}",
+        description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--edges", type=int, help="edge upserts (1,000,000; --quick: 100,000)")
     parser.add_argument("--nodes", type=int, help="distinct node ids (edges / 10)")
     parser.add_argument("--partitions", type=int, default=4, help="graph partitions (4)")
-    parser.add_argument("--queries", type=int, help="shortest_path queries (300; --quick: 100)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of edges and arguments (1)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of everything drawn (1)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, under a minute")
-    parser.add_argument("--json-out", type=Path, default=None, help="bench-results/paths.json")
+    parser.add_argument("--json-out", type=Path, default=None, help=f"bench-results/{name}.json")
+    return parser
+
+
+def graph_args(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    name: str,
+    counts: Mapping[str, tuple[int, int]],
+) -> argparse.Namespace:
+    """Parse ``argv`` with the defaults of :func:`graph_parser` filled in, and those of the
+    options in ``counts`` (``(full, quick)``); all of them must be positive."""
     args = parser.parse_args(argv)
     args.edges = args.edges if args.edges is not None else (100_000 if args.quick else 1_000_000)
     args.nodes = args.nodes if args.nodes is not None else max(1, args.edges // 10)
-    args.queries = args.queries if args.queries is not None else (100 if args.quick else 300)
+    for option, (full, quick) in counts.items():
+        if getattr(args, option) is None:
+            setattr(args, option, quick if args.quick else full)
     if args.json_out is None:
-        args.json_out = Path(f"bench-results/paths{'-quick' if args.quick else ''}.json")
-    for name in ("edges", "nodes", "partitions", "queries"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be positive")
+        args.json_out = Path(f"bench-results/{name}{'-quick' if args.quick else ''}.json")
+    for option in ("edges", "nodes", "partitions", *counts):
+        if getattr(args, option) < 1:
+            parser.error(f"--{option.replace('_', '-')} must be positive")
     return args
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """``rows`` as lines of columns padded to the widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+
+
+def print_and_write(table: str, doc: Mapping[str, Any], path: Path) -> int:
+    """Print ``table``, write ``doc`` as JSON to ``path``; the exit code."""
+    print(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = graph_parser("paths", __doc__)
+    parser.add_argument("--queries", type=int, help="shortest_path queries (300; --quick: 100)")
+    return graph_args(parser, argv, "paths", {"queries": (300, 100)})
 
 
 def build_graphs(edges: int, nodes: int, partitions: int, seed: int) -> dict[int, GraphPartition]:
@@ -159,8 +204,7 @@ def format_table(doc: Mapping[str, Any]) -> str:
                 f"{lat['total_s']:.2f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines = aligned(rows)
     r = doc["ratios"]
     lines.append(
         "one-ended / engine: "
@@ -178,11 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     doc = run_benchmark(args)
-    print(format_table(doc))
-    args.json_out.parent.mkdir(parents=True, exist_ok=True)
-    args.json_out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    print(f"wrote {args.json_out}")
-    return 0
+    return print_and_write(format_table(doc), doc, args.json_out)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,9 @@ class Settings:
     # Extra event-loop turns the ingest agents give up after each slice while queries are
     # arriving (one read within the last second); 0: one turn per slice, as without queries.
     query_priority_turns: int = 3
+    # Nodes and edges a whole-partition scan (digest, top_degree) reads between two turns of
+    # the event loop; 0: each partition in one go.
+    scan_slice: int = 2048
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     @property
@@ -333,6 +336,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "query_timeout_ms": _positive_int,
     "ingest_slice": _positive_int,
     "query_priority_turns": _non_negative_int,
+    "scan_slice": _non_negative_int,
     "sasl_mechanism": _sasl,
     "username": _text,
     "password": _text,

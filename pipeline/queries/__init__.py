@@ -6,7 +6,7 @@ request with :func:`evaluate_request`. The same run works with partials arriving
 other workers or computed in-process by :func:`run_locally`, with identical answers.
 """
 
-from pipeline.queries.partition import evaluate_request
+from pipeline.queries.partition import evaluate_request, evaluate_stepwise
 from pipeline.queries.protocol import (
     Done,
     Failed,
@@ -16,7 +16,7 @@ from pipeline.queries.protocol import (
     Requests,
     UnsupportedRequest,
 )
-from pipeline.queries.run import PLANS, QueryRun, run_locally
+from pipeline.queries.run import PLANS, QueryRun, run_locally, run_stepwise
 
 __all__ = [
     "PLANS",
@@ -29,5 +29,7 @@ __all__ = [
     "Requests",
     "UnsupportedRequest",
     "evaluate_request",
+    "evaluate_stepwise",
     "run_locally",
+    "run_stepwise",
 ]

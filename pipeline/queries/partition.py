@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
-from pipeline.digest import partition_digest
-from pipeline.entries import out_counts, out_items, pairs_counts
+from pipeline.digest import partition_digest, partition_digest_stepwise
+from pipeline.entries import out_items
 from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
+from pipeline.stepwise import Steps, run_through
 
-__all__ = ["evaluate_request", "neighbor_ids"]
+__all__ = ["evaluate_request", "evaluate_stepwise", "neighbor_ids", "top_degree_stepwise"]
 
 _Handler = Callable[[Mapping[str, Any], GraphPartition, QueryLimits], Any]
 _other_end = itemgetter(1)  # (type, other) keys of the sets and dicts of large containers
@@ -39,6 +40,20 @@ def evaluate_request(request: Mapping[str, Any], graph: GraphPartition, limits: 
     if handler is None:
         raise UnsupportedRequest(f"unknown query request operation {request.get('op')!r}")
     return handler(request, graph, limits)
+
+
+def evaluate_stepwise(
+    request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits, size: int | None
+) -> Steps[Any]:
+    """:func:`evaluate_request`, with the scans of a whole partition (``digest``, ``top``)
+    reading ``size`` items at a time and yielding between (``None``: in one go). Every other
+    request reads what its ids reach, within its limits, and is answered without a yield."""
+    op = request.get("op")
+    if size is not None and op == "digest":
+        return (yield from partition_digest_stepwise(graph, size))
+    if size is not None and op == "top":
+        return (yield from top_degree_stepwise(request, graph, size))
+    return evaluate_request(request, graph, limits)
 
 
 def neighbor_ids(
@@ -170,35 +185,87 @@ def _collect(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLim
 
 
 def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
-    """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending.
+    return run_through(top_degree_stepwise(request, graph, len(graph.nodes) + 1))
 
-    Degrees are read off the entry containers' lengths (:func:`~pipeline.entries.out_counts`,
-    :func:`~pipeline.entries.pairs_counts`), with a threshold (the k-th largest) taken before
-    any pair is built: a scan of a partition's nodes at close to C speed rather than a call
-    per node.
-    Nodes without entries (degree 0) come last, by id, when fewer than ``k`` have any.
+
+def _out_lengths(containers: list[Any]) -> list[int]:
+    return [len(e) // 3 if e.__class__ is list else len(e) for e in containers]
+
+
+def _pair_lengths(containers: list[Any]) -> list[int]:
+    return [len(e) >> 1 if e.__class__ is list else len(e) for e in containers]
+
+
+def _degrees_stepwise(
+    graph: GraphPartition, direction: str, size: int
+) -> Steps[tuple[list[str], list[int]]]:
+    """The ids of the nodes with entries in ``direction`` and their degrees, ``size`` at a time.
+
+    Each pass (out entries, in entries) takes the ids and their containers when it starts,
+    and reads each container's length when its turn comes.
     """
-    k = int(request["k"])
-    direction: str = request["dir"]
+    out, into = graph.out_edges, graph.in_edges
+    sources: list[tuple[Mapping[str, Any], Callable[[list[Any]], list[int]]]] = []
+    if direction != "in":
+        sources.append((out, _out_lengths))
+    if direction != "out":
+        sources.append((into, _pair_lengths))
+    ids: list[str] = []
+    counts: list[int] = []
+    degrees: dict[str, int] = {}
+    for index, lengths in sources:
+        ids, containers = list(index), list(index.values())
+        counts = []
+        for start in range(0, len(ids), size):
+            counts += lengths(containers[start : start + size])
+            yield
+        if direction == "both":
+            get = degrees.get
+            for start in range(0, len(ids), size):
+                chunk = zip(ids[start : start + size], counts[start : start + size], strict=True)
+                for node_id, count in chunk:
+                    degrees[node_id] = get(node_id, 0) + count
+                yield
     if direction == "both":
-        degrees = dict(zip(graph.out_edges, out_counts(graph.out_edges), strict=True))
-        get = degrees.get
-        for node_id, count in zip(graph.in_edges, pairs_counts(graph.in_edges), strict=True):
-            degrees[node_id] = get(node_id, 0) + count
-        ids, counts = list(degrees), list(degrees.values())
-    elif direction == "out":
-        ids, counts = list(graph.out_edges), out_counts(graph.out_edges)
-    else:
-        ids, counts = list(graph.in_edges), pairs_counts(graph.in_edges)
-    if len(counts) > k:
-        kth = heapq.nlargest(k, counts)[-1]
-        ranked = sorted((-count, n) for n, count in zip(ids, counts, strict=True) if count >= kth)
-    else:
-        ranked = sorted((-count, n) for n, count in zip(ids, counts, strict=True))
-    top = [[node_id, -negative] for negative, node_id in ranked[:k]]
+        return list(degrees), list(degrees.values())
+    return ids, counts
+
+
+def top_degree_stepwise(
+    request: Mapping[str, Any], graph: GraphPartition, size: int
+) -> Steps[list[list[Any]]]:
+    """The ``k`` owned nodes of highest degree as ``[id, degree]``, ties by id ascending,
+    reading ``size`` nodes at a time and yielding between.
+
+    Degrees are read off the entry containers' lengths (a container's length at its turn:
+    a partition that changes between two steps is read as it is then). Each step keeps the
+    ``k`` best so far, and builds pairs only for degrees that can still join them. Nodes
+    without entries (degree 0) come last, by id, when fewer than ``k`` have any.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    k = int(request["k"])
+    ids, counts = yield from _degrees_stepwise(graph, request["dir"], size)
+    best: list[tuple[int, str]] = []  # (-degree, id): the k smallest are the k best
+    for start in range(0, len(ids), size):
+        chunk, degrees = ids[start : start + size], counts[start : start + size]
+        floor = 1  # the least degree that can still make the k best
+        if len(best) == k:
+            floor = max(floor, -best[-1][0])
+        if len(degrees) > k:
+            floor = max(floor, heapq.nlargest(k, degrees)[-1])
+        better = [(-d, n) for d, n in zip(degrees, chunk, strict=True) if d >= floor]
+        best = heapq.nsmallest(k, [*best, *better])
+        yield
+    top = [[node_id, -negative] for negative, node_id in best]
     if len(top) < k:
-        held = set(ids)
-        bare = heapq.nsmallest(k - len(top), (n for n in graph.nodes if n not in held))
+        held = {node_id for node_id, _ in top}
+        bare: list[str] = []
+        node_ids = list(graph.nodes)
+        for start in range(0, len(node_ids), size):
+            chunk = [n for n in node_ids[start : start + size] if n not in held]
+            bare = heapq.nsmallest(k - len(top), [*bare, *chunk])
+            yield
         top += [[node_id, 0] for node_id in bare]
     return top
 

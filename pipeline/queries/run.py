@@ -1,5 +1,6 @@
 """Running one query: :class:`QueryRun`, the state machine a caller drives, and
-:func:`run_locally`, which drives it over partitions held in this process.
+:func:`run_locally`, which drives it over partitions held in this process
+(:func:`run_stepwise`: the same, yielding between the steps of whole-partition scans).
 
 A run is pure: :meth:`QueryRun.start` and :meth:`QueryRun.feed` return what to do next
 (:class:`Requests` to send, or the final :class:`Done` / :class:`Failed`) and never do I/O,
@@ -20,7 +21,7 @@ from pipeline.queries.lookups import (
     StatsPlan,
     TopDegreePlan,
 )
-from pipeline.queries.partition import evaluate_request
+from pipeline.queries.partition import evaluate_stepwise
 from pipeline.queries.paths import ShortestPathPlan
 from pipeline.queries.protocol import (
     INTERNAL,
@@ -36,8 +37,9 @@ from pipeline.queries.protocol import (
     Requests,
 )
 from pipeline.queries.traversal import KhopPlan, SubgraphPlan
+from pipeline.stepwise import Steps, run_through
 
-__all__ = ["PLANS", "QueryRun", "run_locally"]
+__all__ = ["PLANS", "QueryRun", "run_locally", "run_stepwise"]
 
 PLANS: Mapping[str, type[QueryPlan]] = {
     plan.qtype: plan
@@ -154,6 +156,14 @@ class QueryRun:
 
 def run_locally(run: QueryRun, graphs: Mapping[int, GraphPartition]) -> Done | Failed:
     """Drive ``run`` to its end, evaluating every request on ``graphs`` in this process."""
+    return run_through(run_stepwise(run, graphs, None))
+
+
+def run_stepwise(
+    run: QueryRun, graphs: Mapping[int, GraphPartition], size: int | None
+) -> Steps[Done | Failed]:
+    """:func:`run_locally`, yielding between the steps of whole-partition scans
+    (:func:`~pipeline.queries.partition.evaluate_stepwise` with ``size``)."""
     step = run.start()
     while isinstance(step, Requests):
         missing = sorted(set(step.by_partition) - set(graphs))
@@ -162,7 +172,9 @@ def run_locally(run: QueryRun, graphs: Mapping[int, GraphPartition]) -> Done | F
         following: QueryStep | None = None
         for p in sorted(step.by_partition):
             try:
-                partial = evaluate_request(step.by_partition[p], graphs[p], run.limits)
+                partial = yield from evaluate_stepwise(
+                    step.by_partition[p], graphs[p], run.limits, size
+                )
             except Exception as exc:
                 detail = f"{type(exc).__name__}: {exc}"[:200]
                 return Failed(INTERNAL, f"partition {p} could not answer ({detail})")

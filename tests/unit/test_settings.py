@@ -101,6 +101,14 @@ def test_ingest_slice_reads_a_positive_count_and_refuses_zero() -> None:
         Settings.load({}, env={"PROJECT_ENGINE_INGEST_SLICE": "0"})
 
 
+def test_scan_slice_reads_a_count_where_zero_means_in_one_go() -> None:
+    assert Settings().scan_slice == 2048
+    assert Settings.load({}, env={"PROJECT_ENGINE_SCAN_SLICE": "0"}).scan_slice == 0
+    assert Settings.load({}, env={"PROJECT_ENGINE_SCAN_SLICE": "64"}).scan_slice == 64
+    with pytest.raises(SettingsError, match="PROJECT_ENGINE_SCAN_SLICE"):
+        Settings.load({}, env={"PROJECT_ENGINE_SCAN_SLICE": "-1"})
+
+
 def test_query_priority_turns_reads_a_count_and_allows_zero_but_not_less() -> None:
     assert Settings().query_priority_turns == 3
     env = {"PROJECT_ENGINE_QUERY_PRIORITY_TURNS": "0"}

@@ -3,7 +3,8 @@
 Two workers share 8 partitions, so queries take the distributed paths (direct requests to a
 node's owner, coordinator rounds over the partials topic); every query type is compared
 with :class:`~tests.support.query_reference.QueryReference`, before and after one worker
-stops and its partitions move to the other. One worker holding every partition answers a
+stops and its partitions move to the other; both scan whole partitions (``digest``,
+``top_degree``) 16 nodes or edges at a time. One worker holding every partition answers a
 repeated query from its result cache and never serves a stale cached answer after a write.
 A worker with a small traversal limit fails a hub expansion with ``limit_exceeded`` and
 keeps answering.
@@ -358,10 +359,11 @@ async def cluster(
         kafka_bootstrap, tmp_path_factory.mktemp("two-workers"), partitions=PARTITIONS
     )
     await ensure_topics(settings)
-    workers = [WorkerProcess(settings, name="w1").start()]
+    small_scans = {"PROJECT_ENGINE_SCAN_SLICE": "16"}  # digests and top_degree in many steps
+    workers = [WorkerProcess(settings, name="w1", extra_env=small_scans).start()]
     engine = await create_project(settings, client_id="two-workers", caching=False)
     try:
-        workers.append(WorkerProcess(settings, name="w2").start())
+        workers.append(WorkerProcess(settings, name="w2", extra_env=small_scans).start())
         started = time.monotonic()
         split = await eventually(
             lambda: split_between(settings, workers), bool, timeout=120, interval=0.5

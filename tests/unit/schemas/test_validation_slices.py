@@ -3,7 +3,6 @@ only the pauses between slices differ."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 import msgpack
@@ -13,20 +12,10 @@ from schemas.errors import ErrorCode, WireError
 from schemas.limits import Limits
 from schemas.ops import Chunk
 from schemas.validation import parse_chunk, parse_chunk_in_slices
+from tests.support.stepwise import drive
 
 LIMITS = Limits()
 MSGPACK = "application/msgpack"
-
-
-def run(steps: Generator[None, None, Chunk | WireError]) -> tuple[Chunk | WireError, int]:
-    """The generator's result and how many times it paused."""
-    pauses = 0
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value, pauses
-        pauses += 1
 
 
 def chunk(items: list[Any]) -> bytes:
@@ -47,7 +36,7 @@ def test_valid_chunk_pauses_between_slices_and_equals_the_whole_parse(
     count: int, slice_size: int | None, pauses: int
 ) -> None:
     raw = chunk(edges(count))
-    got, paused = run(parse_chunk_in_slices(raw, MSGPACK, LIMITS, slice_size))
+    got, paused = drive(parse_chunk_in_slices(raw, MSGPACK, LIMITS, slice_size))
     assert got == parse_chunk(raw, MSGPACK, LIMITS)
     assert isinstance(got, Chunk) and len(got.items) == count
     assert paused == pauses
@@ -57,7 +46,7 @@ def test_an_error_in_a_later_slice_names_its_index_and_stops_there() -> None:
     items = edges(900)
     items[613]["src"] = ""
     raw = chunk(items)
-    got, paused = run(parse_chunk_in_slices(raw, MSGPACK, LIMITS, 250))
+    got, paused = drive(parse_chunk_in_slices(raw, MSGPACK, LIMITS, 250))
     assert got == parse_chunk(raw, MSGPACK, LIMITS)
     assert isinstance(got, WireError) and got.item_index == 613 and got.chunk_id == "c1"
     assert paused == 2  # validated slices 0-249, 250-499, then failed inside 500-749
@@ -65,7 +54,7 @@ def test_an_error_in_a_later_slice_names_its_index_and_stops_there() -> None:
 
 @pytest.mark.parametrize("raw", [b"\xc1", b"", msgpack.packb({"items": 5}), b"{not json"])
 def test_undecodable_or_malformed_messages_end_without_a_pause(raw: bytes) -> None:
-    got, paused = run(parse_chunk_in_slices(raw, None, LIMITS, 250))
+    got, paused = drive(parse_chunk_in_slices(raw, None, LIMITS, 250))
     assert isinstance(got, WireError) and got.code is not ErrorCode.INTERNAL
     assert got == parse_chunk(raw, None, LIMITS)
     assert paused == 0
