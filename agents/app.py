@@ -221,7 +221,7 @@ def build_engine(settings: Settings) -> EngineApp:
     from agents.web import register_web
 
     tune_gc()
-    graphs = LocalGraphs(settings.partitions)
+    graphs = LocalGraphs(settings.partitions, settings.scan_slice or None)
     store_url, store_options = _table_store(settings, graphs.fresh)
     app = _faust_app(settings, store_url)
     flow_control.install(app)  # before any queue exists: see agents.flow_control
@@ -274,7 +274,8 @@ def build_engine(settings: Settings) -> EngineApp:
 
     @table.on_recover
     async def _rebuild() -> None:
-        engine.graphs.rebuild(table, app.assignor.assigned_actives(), topics.apply, snapshot)
+        actives = app.assignor.assigned_actives()
+        await engine.graphs.rebuild(table, actives, topics.apply, snapshot)
         engine.bump_versions(engine.graphs.assigned)
         settle_heap()
         idle_trim.now()
@@ -290,7 +291,7 @@ def build_engine(settings: Settings) -> EngineApp:
 
     def _revoked(app_: Any, *args: Any, **kwargs: Any) -> None:
         # Until recovery rebuilds local state, nothing here may answer from it.
-        engine.graphs.assigned = set()
+        engine.graphs.revoke()
         # Recovery's offset requests queue behind the consumer's parked fetch (1.5 s each).
         shorten_fetch_wait(app)
 

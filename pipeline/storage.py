@@ -17,12 +17,14 @@ separator. A record whose value is ``None`` is a deletion (a changelog tombstone
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableMapping
+from itertools import islice
 from typing import Any
 from zlib import crc32
 
 import msgpack
 
 from pipeline.graph import BARE, Dirty, GraphPartition
+from pipeline.stepwise import Steps, run_through
 
 __all__ = [
     "GraphRecordSink",
@@ -37,6 +39,7 @@ __all__ = [
     "out_key",
     "owner_of_key",
     "rebuild_partitions",
+    "rebuild_partitions_stepwise",
     "remove_record",
     "standing_key",
 ]
@@ -225,8 +228,41 @@ def rebuild_partitions(
     records, nearly all of a graph, take a path that decodes the key once and finds the owner
     from it (an out record's value is the edge's packed props as it is: never unpacked).
     """
+    return run_through(rebuild_partitions_stepwise(records, partitions, wanted, None))
+
+
+def rebuild_partitions_stepwise(
+    records: Iterable[tuple[bytes, bytes | None]],
+    partitions: int,
+    wanted: set[int],
+    size: int | None,
+) -> Steps[dict[int, GraphPartition]]:
+    """:func:`rebuild_partitions`, reading ``size`` records at a time and yielding between
+    (``None``: all at once). The records must not change meanwhile."""
+    if size is not None and size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
     graphs = {p: GraphPartition(p) for p in wanted}
     standing: dict[bytes, bytes] = {}
+    if size is None:
+        _load_records(records, partitions, graphs, standing)
+    else:
+        pending = iter(records)
+        while batch := list(islice(pending, size)):
+            _load_records(batch, partitions, graphs, standing)
+            yield
+    for key, value in standing.items():
+        for graph in graphs.values():
+            decode_record(key, value, graph)
+    return graphs
+
+
+def _load_records(
+    records: Iterable[tuple[bytes, bytes | None]],
+    partitions: int,
+    graphs: dict[int, GraphPartition],
+    standing: dict[bytes, bytes],
+) -> None:
+    """Load ``records`` into the ``graphs`` owning them; standing queries go to ``standing``."""
     get_graph = graphs.get
     unpack = msgpack.unpackb
     for key, value in records:
@@ -261,7 +297,3 @@ def rebuild_partitions(
             graph = get_graph(owner_of_key(key, partitions))
             if graph is not None:
                 decode_record(key, value, graph)
-    for key, value in standing.items():
-        for graph in graphs.values():
-            decode_record(key, value, graph)
-    return graphs

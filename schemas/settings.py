@@ -120,8 +120,8 @@ class Settings:
     # Extra event-loop turns the ingest agents give up after each slice while queries are
     # arriving (one read within the last second); 0: one turn per slice, as without queries.
     query_priority_turns: int = 3
-    # Nodes and edges a whole-partition scan (digest, top_degree) reads between two turns of
-    # the event loop; 0: each partition in one go.
+    # Nodes and edges a whole-partition scan (digest, top_degree), and stored records a
+    # rebuild of local state, reads between two turns of the event loop; 0: in one go.
     scan_slice: int = 2048
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 

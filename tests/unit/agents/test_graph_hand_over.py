@@ -117,7 +117,7 @@ async def recover(table: Any, graphs: LocalGraphs, writer: Writer, replayed: boo
             first = store.persisted_offset(TP(CHANGELOG, p)) + 1
             replay(store, p, writer.log[p][first:], first)
     actives = [TP(APPLY, p) for p in range(PARTITIONS)]
-    graphs.rebuild(table, actives, APPLY)
+    await graphs.rebuild(table, actives, APPLY)
 
 
 def assert_same_state(graphs: LocalGraphs, writer: Writer) -> None:
@@ -159,7 +159,7 @@ async def test_a_partition_read_again_after_it_left_is_built_from_its_records() 
     await table.data.on_rebalance(set(), set(), set(), 1)  # reads partition 1 in full
     replay(table.data, 0, writer.log[0][table.data.persisted_offset(TP(CHANGELOG, 0)) + 1 :],
            table.data.persisted_offset(TP(CHANGELOG, 0)) + 1)  # fmt: skip
-    graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
+    await graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
     assert_same_state(graphs, writer)
 
 
@@ -178,7 +178,7 @@ async def test_a_partition_read_straight_into_its_graph_never_stores_edge_record
     assert table.data.handed_over() == {0, 1}  # at once, by the read
     assert not [k for k in table.data.data if k[:1] in (b"o", b"i")]
     read = dict(graphs.items())
-    graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
+    await graphs.rebuild(table, [TP(APPLY, p) for p in range(PARTITIONS)], APPLY)
     assert all(read[p] is g for p, g in graphs.items())  # kept, not built again
     assert_same_state(graphs, writer)
     assert any(k[:1] == b"n" for k in table.data.data)  # the other records stay stored
