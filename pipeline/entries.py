@@ -20,6 +20,7 @@ without entries everywhere a container is read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -75,9 +76,9 @@ def pairs_count(entries: PairEntries | None) -> int:
     return len(entries) if isinstance(entries, set) else len(entries) >> 1
 
 
-def pairs_counts(index: dict[str, PairEntries]) -> list[int]:
-    """:func:`pairs_count` of every node's container in ``index``, in its order."""
-    return [len(e) >> 1 if e.__class__ is list else len(e) for e in index.values()]
+def pairs_counts(containers: Iterable[PairEntries]) -> list[int]:
+    """:func:`pairs_count` of each of ``containers`` (none ``None``), in order."""
+    return [len(e) >> 1 if e.__class__ is list else len(e) for e in containers]
 
 
 def pairs_has(entries: PairEntries | None, etype: str, node: str) -> bool:
@@ -159,9 +160,9 @@ def out_count(entries: OutEntries | None) -> int:
     return len(entries) if isinstance(entries, dict) else len(entries) // 3
 
 
-def out_counts(out: dict[str, OutEntries]) -> list[int]:
-    """:func:`out_count` of every node's container in ``out``, in its order."""
-    return [len(e) // 3 if e.__class__ is list else len(e) for e in out.values()]
+def out_counts(containers: Iterable[OutEntries]) -> list[int]:
+    """:func:`out_count` of each of ``containers`` (none ``None``), in order."""
+    return [len(e) // 3 if e.__class__ is list else len(e) for e in containers]
 
 
 def out_get(entries: OutEntries | None, etype: str, dst: str) -> bytes | None:

@@ -22,7 +22,7 @@ from operator import itemgetter
 from typing import Any
 
 from pipeline.digest import partition_digest, partition_digest_stepwise
-from pipeline.entries import out_items
+from pipeline.entries import out_counts, out_items, pairs_counts
 from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
 from pipeline.stepwise import Steps, run_through
@@ -188,14 +188,6 @@ def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits)
     return run_through(top_degree_stepwise(request, graph, len(graph.nodes) + 1))
 
 
-def _out_lengths(containers: list[Any]) -> list[int]:
-    return [len(e) // 3 if e.__class__ is list else len(e) for e in containers]
-
-
-def _pair_lengths(containers: list[Any]) -> list[int]:
-    return [len(e) >> 1 if e.__class__ is list else len(e) for e in containers]
-
-
 def _degrees_stepwise(
     graph: GraphPartition, direction: str, size: int
 ) -> Steps[tuple[list[str], list[int]]]:
@@ -207,9 +199,9 @@ def _degrees_stepwise(
     out, into = graph.out_edges, graph.in_edges
     sources: list[tuple[Mapping[str, Any], Callable[[list[Any]], list[int]]]] = []
     if direction != "in":
-        sources.append((out, _out_lengths))
+        sources.append((out, out_counts))
     if direction != "out":
-        sources.append((into, _pair_lengths))
+        sources.append((into, pairs_counts))
     ids: list[str] = []
     counts: list[int] = []
     degrees: dict[str, int] = {}
