@@ -10,7 +10,6 @@ before its content is used, so it serves one start only: whatever happens after 
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import itertools
 import os
@@ -22,9 +21,9 @@ from typing import Any
 import structlog
 from faust.types import TP
 
+from agents.loop_share import in_turns
 from pipeline.graph import GraphPartition
 from pipeline.snapshot import SnapshotError, read_snapshot, write_snapshot
-from pipeline.stepwise import Steps, stepping
 from pipeline.storage import apply_records, rebuild_partitions_stepwise
 
 __all__ = ["SNAPSHOT_SECONDS_PER_EDGE", "LocalGraphs", "raw_records"]
@@ -134,7 +133,7 @@ class LocalGraphs:
                 records, stable = raw_records(store), not isinstance(_memory_of(store), dict)
                 step = self.step if stable else None
                 build = rebuild_partitions_stepwise(records, self.partitions, from_store, step)
-                graphs.update(await _in_turns(build))
+                graphs.update(await in_turns(build))
             self._graphs = graphs
             if hasattr(store, "hand_over"):
                 store.hand_over(wanted)
@@ -236,14 +235,6 @@ def _from_snapshot(
                 store_offset=stored,
             )
     return usable
-
-
-async def _in_turns(work: Steps[dict[int, GraphPartition]]) -> dict[int, GraphPartition]:
-    """Run ``work`` to its end with a turn of the event loop after each step."""
-    result: list[dict[int, GraphPartition]] = []
-    for _ in stepping(work, result):
-        await asyncio.sleep(0)
-    return result[0]
 
 
 def _memory_of(store: Any) -> Any:

@@ -15,20 +15,20 @@ partitions held here and passes each record to its handler:
    answer on completion, or answer ``timeout`` (retryable) when the deadline passes.
 
 Scans of whole partitions (``digest``, ``top_degree``) read ``scan_slice`` nodes and edges
-at a time and give the event loop a turn between (:func:`in_turns`), so a digest of a large
-graph holds neither ingest nor health checks; the lane handles its next record once the
-scan is done.
+at a time and give the event loop a turn between (:func:`agents.loop_share.in_turns`), so
+a digest of a large graph holds neither ingest nor health checks; the lane handles its next
+record once the scan is done.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import msgpack
 import structlog
 
+from agents.loop_share import in_turns
 from agents.query_lane import Record, run_query_lane
 from agents.reporting import header_value, reject
 from pipeline.queries import (
@@ -42,7 +42,6 @@ from pipeline.queries import (
 )
 from pipeline.result_cache import cache_key
 from pipeline.steps import Part, StepKind, encode_part
-from pipeline.stepwise import Steps, stepping
 from schemas.codec import Encoding, content_type_of, encode, response_encoding
 from schemas.errors import ErrorCode, WireError
 from schemas.queries import Query, QueryRejection, error_result, ok_result, parse_query
@@ -54,16 +53,6 @@ __all__ = ["register_queries"]
 log = structlog.get_logger(__name__)
 DIRECT_TYPES = frozenset({"node", "neighbors"})
 _STALE = "query waited longer than its timeout before it was read"
-T = TypeVar("T")
-
-
-async def in_turns(work: Steps[T]) -> T:
-    """Run ``work`` to its end, giving the event loop a turn after each step: a scan of a
-    whole partition lets the ingest agents, Faust's timers and health checks run meanwhile."""
-    result: list[T] = []
-    for _ in stepping(work, result):
-        await asyncio.sleep(0)
-    return result[0]
 
 
 def _pack(value: Any) -> bytes:

@@ -25,10 +25,12 @@ from pipeline.storage import (
     out_key,
     owner_of_key,
     rebuild_partitions,
+    rebuild_partitions_stepwise,
     remove_record,
     standing_key,
 )
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
+from tests.support.stepwise import drive
 
 PARTITIONS = 4
 IDS = ["a", "b", "ü-node", "節点", "x" * 40, "7", "emoji-🙂", "tab"]
@@ -201,3 +203,19 @@ def test_a_record_sink_builds_the_graph_and_stores_only_the_other_records(seed: 
     assert _state(sink.graph) == _state(expected)
     assert others == {k: v for k, v in final.items() if not is_edge_record(k)}
     assert others and len(others) < len(final)
+
+
+@pytest.mark.parametrize("size", [1, 7, 500])
+def test_a_rebuild_in_steps_builds_what_a_rebuild_in_one_go_does(size: int) -> None:
+    records = list(_table(_ops(random.Random(5), 600)).items())
+    steps = rebuild_partitions_stepwise(records, PARTITIONS, set(range(PARTITIONS)), size)
+    built, pauses = drive(steps)
+    whole = rebuild_partitions(records, PARTITIONS, set(range(PARTITIONS)))
+    assert pauses == -(-len(records) // size)
+    for p, graph in whole.items():
+        assert _state(built[p]) == _state(graph)
+
+
+def test_a_rebuild_in_steps_refuses_a_step_below_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        next(rebuild_partitions_stepwise([], PARTITIONS, {0}, 0))
