@@ -69,7 +69,7 @@ class LocalGraphs:
 
     def revoke(self) -> None:
         """The partitions are being taken away (a rebalance): until the next rebuild nothing
-        here may answer from them, and a rebuild under way stops at its next step."""
+        here may answer from them, and a rebuild under way does not mark them assigned."""
         self.assigned = set()
         self.revocations += 1
 
@@ -130,8 +130,8 @@ class LocalGraphs:
                 graphs.update(_from_snapshot(snapshot, table, self.partitions, wanted - kept))
             from_store = wanted - graphs.keys()
             if from_store:
-                records, stable = raw_records(store), not isinstance(_memory_of(store), dict)
-                step = self.step if stable else None
+                step = None if isinstance(_memory_of(store), dict) else self.step
+                records = raw_records(store)
                 build = rebuild_partitions_stepwise(records, self.partitions, from_store, step)
                 graphs.update(await in_turns(build))
             self._graphs = graphs
