@@ -22,8 +22,9 @@ or a record are fresh objects otherwise). An edge's props are held msgpack-encod
 dict and its values (37 bytes for ``{"w": 5}`` against about 210), exactly the bytes of the
 edge's table record, so writing the record encodes nothing and a rebuild decodes nothing.
 Every edge without props holds :data:`NO_PROPS`, every node without labels and props
-:data:`BARE`. A node's entries are one flat list while
-there are few of them, a set or dict when there are many (:mod:`pipeline.entries`).
+:data:`BARE`. A node's entries are flat while there are few of them (a tuple that names
+their type once when they share one), a set or dict when there are many
+(:mod:`pipeline.entries`).
 """
 
 from __future__ import annotations

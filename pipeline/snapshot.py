@@ -34,7 +34,7 @@ __all__ = ["FORMAT", "MAGIC", "SnapshotError", "read_snapshot", "write_snapshot"
 
 MAGIC = b"PEGRAPH\x00"
 #: Bumped whenever the in-memory layout the payload mirrors changes.
-FORMAT = 4
+FORMAT = 5
 
 Offsets = Mapping[int, int | None]
 _LENGTH = struct.Struct(">I")

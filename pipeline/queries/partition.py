@@ -17,12 +17,19 @@ prefers earlier predecessors needs. ``probe`` ids are reported in ``present`` if
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
-from operator import itemgetter
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pipeline.digest import partition_digest, partition_digest_stepwise
-from pipeline.entries import out_counts, out_items, pairs_counts
+from pipeline.entries import (
+    entry_ends,
+    out_count,
+    out_counts,
+    out_items,
+    pairs_count,
+    pairs_counts,
+    typed_ends,
+)
 from pipeline.graph import GraphPartition, edge_props
 from pipeline.queries.protocol import OVER, QueryLimits, UnsupportedRequest
 from pipeline.stepwise import Steps, run_through
@@ -30,7 +37,6 @@ from pipeline.stepwise import Steps, run_through
 __all__ = ["evaluate_request", "evaluate_stepwise", "neighbor_ids", "top_degree_stepwise"]
 
 _Handler = Callable[[Mapping[str, Any], GraphPartition, QueryLimits], Any]
-_other_end = itemgetter(1)  # (type, other) keys of the sets and dicts of large containers
 
 
 def evaluate_request(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
@@ -74,38 +80,28 @@ def neighbor_ids(
         sources.append((out, 3))
     if direction != "out" and (into := graph.in_edges.get(node_id)):
         sources.append((into, 2))
-    entries_count = sum(len(e) // w if isinstance(e, list) else len(e) for e, w in sources)
+    entries_count = sum(out_count(e) if w == 3 else pairs_count(e) for e, w in sources)
     if len(seen) + entries_count <= cap:  # cannot pass the cap: collect at C speed
         found: set[str] = set()
         for entries, width in sources:
             if edge_type is None:
-                found.update(
-                    entries[1::width] if isinstance(entries, list) else map(_other_end, entries)
-                )
+                found.update(entry_ends(entries, width))
             else:
                 found.update(
-                    [other for etype, other in _typed_ends(entries, width) if etype == edge_type]
+                    [other for etype, other in typed_ends(entries, width) if etype == edge_type]
                 )
         found -= seen
     else:
         found = set()
         room = cap - len(seen)
         for entries, width in sources:
-            for etype, other in _typed_ends(entries, width):
+            for etype, other in typed_ends(entries, width):
                 if (edge_type is None or etype == edge_type) and other not in seen:
                     found.add(other)
                     if len(found) > room:
                         return None
     seen |= found
     return sorted(found)
-
-
-def _typed_ends(entries: Any, width: int) -> Iterable[tuple[str, str]]:
-    """``(type, other end)`` of each entry of a node's container (:mod:`pipeline.entries`);
-    a set or dict is iterated lazily, so a caller that stops early touches only what it read."""
-    if isinstance(entries, list):
-        return zip(entries[::width], entries[1::width], strict=True)
-    return entries  # type: ignore[no-any-return]
 
 
 def _node(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits) -> Any:
@@ -188,13 +184,19 @@ def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits)
     return run_through(top_degree_stepwise(request, graph, len(graph.nodes) + 1))
 
 
+_NO_ENTRIES = ("",)
+"""Read as 0 entries by :func:`out_counts` and :func:`pairs_counts` (a one-type tuple of
+no entry), for an id whose entries are gone when its turn comes."""
+
+
 def _degrees_stepwise(
     graph: GraphPartition, direction: str, size: int
 ) -> Steps[tuple[list[str], list[int]]]:
     """The ids of the nodes with entries in ``direction`` and their degrees, ``size`` at a time.
 
-    Each pass (out entries, in entries) takes the ids and their containers when it starts,
-    and reads each container's length when its turn comes.
+    Each pass (out entries, in entries) takes the ids when it starts, and reads each id's
+    container when its turn comes (a one-type flat container is replaced, not changed, when
+    its entries change; an id whose entries are gone by then counts 0).
     """
     out, into = graph.out_edges, graph.in_edges
     sources: list[tuple[Mapping[str, Any], Callable[[list[Any]], list[int]]]] = []
@@ -206,10 +208,10 @@ def _degrees_stepwise(
     counts: list[int] = []
     degrees: dict[str, int] = {}
     for index, lengths in sources:
-        ids, containers = list(index), list(index.values())
+        ids, held = list(index), index.get
         counts = []
         for start in range(0, len(ids), size):
-            counts += lengths(containers[start : start + size])
+            counts += lengths([held(i, _NO_ENTRIES) for i in ids[start : start + size]])
             yield
         if direction == "both":
             get = degrees.get

@@ -1,5 +1,6 @@
 """A node's entry containers hold exactly what a plain set or dict would, in the form their
-count decides: a flat list up to ``SMALL`` entries, a set or dict beyond, also after deletes."""
+entries decide, also after deletes: up to ``SMALL`` entries a tuple naming their one type
+once, or a flat list when they have two types or more; a set or dict beyond."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pipeline.entries import (
     pairs_has,
     pairs_insert,
 )
+from tests.support.entry_forms import expected_form
 
 # Ids equal to a type, and types equal to an id, must not be mistaken for each other.
 NODES = [f"n{i}" for i in range(3 * SMALL)] + ["T", "U"]
@@ -38,7 +40,7 @@ def check_pairs(index: dict[str, PairEntries], model: dict[str, set[tuple[str, s
         assert set(pairs(entries)) == expected
         assert pairs_count(entries) == len(expected) == len(pairs(entries))
         if expected:
-            assert isinstance(entries, list if len(expected) <= SMALL else set)
+            assert type(entries) is expected_form([t for t, _ in expected], set)
 
 
 def check_out(out: dict[str, OutEntries], model: dict[str, dict[tuple[str, str], bytes]]) -> None:
@@ -49,18 +51,21 @@ def check_out(out: dict[str, OutEntries], model: dict[str, dict[tuple[str, str],
         assert sorted(out_pairs(entries)) == sorted(expected)
         assert out_count(entries) == len(expected)
         if expected:
-            assert isinstance(entries, list if len(expected) <= SMALL else dict)
+            assert type(entries) is expected_form([t for t, _ in expected], dict)
 
 
+@pytest.mark.parametrize("types", [TYPES, ["T"]], ids=["mixed-types", "one-type"])
 @pytest.mark.parametrize("seed", range(6))
-def test_pair_containers_match_a_set_through_random_adds_and_discards(seed: int) -> None:
+def test_pair_containers_match_a_set_through_random_adds_and_discards(
+    seed: int, types: list[str]
+) -> None:
     rng = random.Random(seed)
     index: dict[str, PairEntries] = {}
     model: dict[str, set[tuple[str, str]]] = {"a": set(), "b": set()}
     sizes: list[int] = []
     for step in range(4000):
         key = rng.choice("ab")
-        pair = (rng.choice(TYPES), rng.choice(NODES))
+        pair = (rng.choice(types), rng.choice(NODES))
         held = pair in model[key]
         assert pairs_has(index.get(key), *pair) == held
         if rng.random() < (0.6 if step < 2000 else 0.05):
@@ -78,15 +83,18 @@ def test_pair_containers_match_a_set_through_random_adds_and_discards(seed: int)
     assert sizes[grown] > SMALL >= min(sizes[grown:])  # hashed, and back to a list
 
 
+@pytest.mark.parametrize("types", [TYPES, ["T"]], ids=["mixed-types", "one-type"])
 @pytest.mark.parametrize("seed", range(6))
-def test_out_containers_match_a_dict_through_random_puts_and_pops(seed: int) -> None:
+def test_out_containers_match_a_dict_through_random_puts_and_pops(
+    seed: int, types: list[str]
+) -> None:
     rng = random.Random(seed)
     out: dict[str, OutEntries] = {}
     model: dict[str, dict[tuple[str, str], bytes]] = {"a": {}, "b": {}}
     sizes: list[int] = []
     for step in range(4000):
         src = rng.choice("ab")
-        key = (rng.choice(TYPES), rng.choice(NODES))
+        key = (rng.choice(types), rng.choice(NODES))
         held = model[src].get(key)
         assert out_get(out.get(src), *key) == held
         props = bytes([rng.randrange(256)])
@@ -123,3 +131,25 @@ def test_a_type_equal_to_an_id_is_not_taken_for_the_id() -> None:
     assert out_get(out["a"], "T", "x") is None
     assert out_put(out, "a", "T", "x", b"2")
     assert out_get(out["a"], "x", "T") == b"1" and out_get(out["a"], "T", "x") == b"2"
+
+
+def test_entries_sharing_one_type_name_it_once_and_a_second_type_spreads_them() -> None:
+    index: dict[str, PairEntries] = {}
+    for node in ("a", "b", "c"):
+        pairs_insert(index, "k", "T", node)
+    assert index["k"] == ("T", "a", "b", "c")
+    assert pairs_add(index, "k", "U", "a")
+    assert sorted(pairs(index["k"])) == [("T", "a"), ("T", "b"), ("T", "c"), ("U", "a")]
+    assert isinstance(index["k"], list)
+    assert pairs_discard(index, "k", "U", "a")
+    assert index["k"] == ("T", "a", "b", "c")
+    out: dict[str, OutEntries] = {}
+    out_add(out, "s", "T", "a", b"1")
+    assert out_put(out, "s", "T", "b", b"2")
+    assert out["s"] == ("T", "a", b"1", "b", b"2")
+    assert not out_put(out, "s", "T", "a", b"3")
+    assert out["s"] == ("T", "a", b"3", "b", b"2")
+    out_add(out, "s", "U", "a", b"4")
+    assert isinstance(out["s"], list) and out_count(out["s"]) == 3
+    assert out_pop(out, "s", "U", "a") == b"4"
+    assert out["s"] == ("T", "a", b"3", "b", b"2")

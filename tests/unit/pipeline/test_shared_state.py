@@ -4,8 +4,9 @@ Ids, edge types and labels are one string object per distinct value however many
 name them (also across partitions of one process), whether the state was built by applying
 decoded parts or rebuilt from table records; edge props are held packed, as the bytes of
 the edge's table record, every edge without props holding :data:`~pipeline.graph.NO_PROPS`;
-a node's entries (out, in, and under a reverse index key) are one flat list while there
-are at most :data:`~pipeline.entries.SMALL` of them, and a dict or set beyond.
+a node's entries (out, in, and under a reverse index key) are flat while there are at most
+:data:`~pipeline.entries.SMALL` of them (a tuple naming their type once when they share it,
+a list otherwise), and a dict or set beyond.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pipeline.storage import (
     rebuild_partitions,
 )
 from schemas.ops import DeleteEdge, DeleteNode, Op, UpsertEdge, UpsertNode
+from tests.support.entry_forms import expected_form
 
 
 def decoded(steps: list[Step]) -> list[Step]:
@@ -99,11 +101,11 @@ def assert_consistent(graph: GraphPartition) -> None:
         for entries in index.values():
             held = pairs(entries)
             assert held and len(set(held)) == len(held) == pairs_count(entries)
-            assert isinstance(entries, list) == (len(held) <= SMALL)
+            assert type(entries) is expected_form([t for t, _ in held], set)
     for edges in graph.out_edges.values():
         held_out = out_pairs(edges)
         assert held_out and len(set(held_out)) == len(held_out) == out_count(edges)
-        assert isinstance(edges, list) == (len(held_out) <= SMALL)
+        assert type(edges) is expected_form([t for t, _ in held_out], dict)
         for _, _, props in out_items(edges):
             assert props == NO_PROPS or edge_props(props)
     assert edge_props(NO_PROPS) == {}
@@ -183,7 +185,7 @@ def test_every_distinct_string_is_one_object_across_partitions_applied_and_rebui
         for index in (g.in_edges, g.out_by_dst)
         for entries in index.values()
     }
-    assert forms == {list, set}  # both layouts of the containers occur
+    assert forms == {tuple, list, set}  # every layout of the containers occurs
     for graphs in (cluster.graphs, rebuilt):
         found = objects_per_string(graphs.values())
         assert found and all(len(objects) == 1 for objects in found.values())
@@ -271,7 +273,7 @@ def test_loading_the_same_edge_records_twice_changes_nothing() -> None:
     assert_consistent(graph)
 
 
-def test_a_nodes_entries_are_a_list_up_to_the_small_size_and_hashed_beyond() -> None:
+def test_a_nodes_entries_are_flat_up_to_the_small_size_and_hashed_beyond() -> None:
     cluster = Cluster(1)
     graph = cluster.graphs[0]
     spokes = [f"spoke-{i}" for i in range(SMALL + 2)]
@@ -280,9 +282,9 @@ def test_a_nodes_entries_are_a_list_up_to_the_small_size_and_hashed_beyond() -> 
         expected = {("T", s) for s in spokes[:count]}
         small = count <= SMALL
         for index in (graph.out_by_dst, graph.in_edges):
-            assert isinstance(index["hub"], list if small else set)
+            assert isinstance(index["hub"], tuple if small else set)
             assert set(pairs(index["hub"])) == expected
-        assert isinstance(graph.out_edges["hub"], list if small else dict)
+        assert isinstance(graph.out_edges["hub"], tuple if small else dict)
         assert set(out_pairs(graph.out_edges["hub"])) == {("U", s) for s in spokes[:count]}
         assert_consistent(graph)
 
@@ -299,14 +301,14 @@ def test_a_nodes_entries_are_a_list_up_to_the_small_size_and_hashed_beyond() -> 
 
 
 @pytest.mark.parametrize("spokes", [SMALL, SMALL + 3])
-def test_node_delete_removes_entries_from_index_lists_and_sets_alike(spokes: int) -> None:
+def test_node_delete_removes_entries_from_flat_and_hashed_index_entries_alike(spokes: int) -> None:
     cluster = Cluster(1)
     names = [f"spoke-{i}" for i in range(spokes)]
     cluster.apply([UpsertEdge(s, "hub", "T", {}) for s in names])
     cluster.apply([UpsertEdge("hub", s, "U", {}) for s in names])
     graph = cluster.graphs[0]
-    assert isinstance(graph.out_by_dst["hub"], list if spokes <= SMALL else set)
-    assert isinstance(graph.out_edges["hub"], list if spokes <= SMALL else dict)
+    assert isinstance(graph.out_by_dst["hub"], tuple if spokes <= SMALL else set)
+    assert isinstance(graph.out_edges["hub"], tuple if spokes <= SMALL else dict)
     cluster.apply([DeleteNode("hub")])
     assert "hub" not in graph.nodes
     assert graph.edge_count == 0
