@@ -13,6 +13,14 @@
   (thresholds 50,000/20, nothing frozen) to 16 ms, collection time from 2.3 s to 1.9 s.
   The price: cyclic garbage made of objects that had already survived two collections is
   not reclaimed (reference counting still frees everything else).
+- A node's small entries that share one type are a tuple (:mod:`pipeline.entries`), which
+  an edge replaces with a new one. The collector counts allocations minus deallocations, and
+  freeing the old, frozen tuple takes back the count the new one added, so no collection
+  comes while the young generation grows by a tuple per edge; the one that finally comes
+  scanned them all (ingest of 10^6 edges onto a graph of 10^6: pauses of 260-370 ms, and a
+  query p99 of 239 against 26 ms). :func:`collect_young` after each applied part keeps it
+  to that part's tuples (about 0.5 ms), and a tuple of strings and bytes leaves the
+  collector's view at its first collection.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import structlog
 __all__ = [
     "FETCH_MAX_WAIT_MS",
     "GC_THRESHOLDS",
+    "collect_young",
     "settle_heap",
     "shorten_fetch_wait",
     "tune_gc",
@@ -61,6 +70,11 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     if _freeze_survivors not in gc.callbacks:
         gc.callbacks.append(_freeze_survivors)
+
+
+def collect_young() -> None:
+    """Collect the young generation now (see the module docstring: replaced entry tuples)."""
+    gc.collect(0)
 
 
 def settle_heap() -> None:

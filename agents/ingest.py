@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 
 import structlog
 
+from agents.consumer_tuning import collect_young
 from agents.offset_continuity import OffsetContinuity
 from agents.reporting import header_value, reject
 from agents.table_writes import write_records
@@ -116,6 +117,7 @@ def register_ingest(engine: Any) -> None:
                 engine.graphs.unsettled.add(msg.partition)
                 begin_part(graph)
                 await _apply_in_slices(graph, part.steps, apply_slice, turn)
+                collect_young()
                 finish_routed_part(graph, part.steps, part.source)
                 matches, forwards = collect_matches(graph, partitions, part.source, part.chunk_id)
                 if matches or forwards:

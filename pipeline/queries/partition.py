@@ -184,19 +184,17 @@ def _top(request: Mapping[str, Any], graph: GraphPartition, limits: QueryLimits)
     return run_through(top_degree_stepwise(request, graph, len(graph.nodes) + 1))
 
 
-_NO_ENTRIES = ("",)
-"""Read as 0 entries by :func:`out_counts` and :func:`pairs_counts` (a one-type tuple of
-no entry), for an id whose entries are gone when its turn comes."""
-
-
 def _degrees_stepwise(
     graph: GraphPartition, direction: str, size: int
 ) -> Steps[tuple[list[str], list[int]]]:
     """The ids of the nodes with entries in ``direction`` and their degrees, ``size`` at a time.
 
-    Each pass (out entries, in entries) takes the ids when it starts, and reads each id's
-    container when its turn comes (a one-type flat container is replaced, not changed, when
-    its entries change; an id whose entries are gone by then counts 0).
+    Each pass (out entries, in entries) takes the ids and their containers when it starts
+    (one sequential read: looking each id up at its turn made top_degree 1.5-4x slower), and
+    reads each container's length when its turn comes. A list, set or dict changes in place,
+    so it gives the node's degree then; a one-type tuple is replaced by every change, so it
+    gives the degree from when the pass started or when it was replaced. Either is a degree
+    the node had between two steps during the pass.
     """
     out, into = graph.out_edges, graph.in_edges
     sources: list[tuple[Mapping[str, Any], Callable[[list[Any]], list[int]]]] = []
@@ -208,10 +206,10 @@ def _degrees_stepwise(
     counts: list[int] = []
     degrees: dict[str, int] = {}
     for index, lengths in sources:
-        ids, held = list(index), index.get
+        ids, containers = list(index), list(index.values())
         counts = []
         for start in range(0, len(ids), size):
-            counts += lengths([held(i, _NO_ENTRIES) for i in ids[start : start + size]])
+            counts += lengths(containers[start : start + size])
             yield
         if direction == "both":
             get = degrees.get
