@@ -384,9 +384,10 @@ def out_pop(out: dict[str, OutEntries], src: str, etype: str, dst: str) -> bytes
     held = entries[at + 2]
     del entries[at : at + 3]
     types = entries[::3]  # two types at least before, so not empty
-    if _one_type(types):
-        del entries[::3]
-        out[src] = (types[0], *entries)
+    if _one_type(types):  # a new tuple: a scan may hold this list, which must read whole
+        flat = [types[0]] * (len(entries) // 3 * 2)
+        flat[::2], flat[1::2] = entries[1::3], entries[2::3]
+        out[src] = (types[0], *flat)
     return held
 
 

@@ -153,3 +153,21 @@ def test_entries_sharing_one_type_name_it_once_and_a_second_type_spreads_them() 
     assert isinstance(out["s"], list) and out_count(out["s"]) == 3
     assert out_pop(out, "s", "U", "a") == b"4"
     assert out["s"] == ("T", "a", b"3", "b", b"2")
+
+
+def test_a_list_left_for_a_one_type_tuple_still_reads_whole_to_a_scan_holding_it() -> None:
+    out: dict[str, OutEntries] = {}
+    for dst, etype in (("a", "T"), ("b", "T"), ("c", "U")):
+        out_add(out, "s", etype, dst, b"p")
+    held = out["s"]  # as a stepwise scan takes a pass's containers up front
+    assert isinstance(held, list)
+    assert out_pop(out, "s", "U", "c") == b"p"
+    assert out["s"] == ("T", "a", b"p", "b", b"p")
+    assert out_count(held) == 2 and sorted(out_pairs(held)) == [("T", "a"), ("T", "b")]
+    index: dict[str, PairEntries] = {}
+    for node, etype in (("a", "T"), ("b", "T"), ("c", "U")):
+        pairs_insert(index, "k", etype, node)
+    held_pairs = index["k"]
+    assert pairs_discard(index, "k", "U", "c")
+    assert index["k"] == ("T", "a", "b")
+    assert pairs_count(held_pairs) == 2 and sorted(pairs(held_pairs)) == [("T", "a"), ("T", "b")]
