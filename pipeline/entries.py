@@ -184,19 +184,17 @@ def _grow_pairs(
     index: dict[str, PairEntries], key: str, entries: PairEntries, etype: str, node: str
 ) -> None:
     """Add a new pair to the flat ``entries`` held under ``key``."""
-    if type(entries) is tuple:
-        if len(entries) > SMALL:  # SMALL pairs held
-            index[key] = {*pairs(entries), (etype, node)}
-        elif entries[0] == etype:
-            index[key] = (*entries, node)
-        else:  # a second type: the list form
-            flat = [entries[0]] * (2 * len(entries) - 2)
-            flat[1::2] = entries[1:]
-            index[key] = [*flat, etype, node]
-    elif len(entries) >= 2 * SMALL:
+    if pairs_count(entries) >= SMALL:
         index[key] = {*pairs(entries), (etype, node)}
-    else:
-        entries += (etype, node)  # type: ignore[operator]
+    elif isinstance(entries, list):
+        entries += (etype, node)
+    elif isinstance(entries, tuple) and entries[0] == etype:
+        index[key] = (*entries, node)
+    else:  # a second type: the list form
+        assert isinstance(entries, tuple)
+        flat = [entries[0]] * (2 * len(entries) - 2)
+        flat[1::2] = entries[1:]
+        index[key] = [*flat, etype, node]
 
 
 def pairs_discard(index: dict[str, PairEntries], key: str, etype: str, node: str) -> bool:
@@ -343,19 +341,17 @@ def _grow_out(
     out: dict[str, OutEntries], src: str, entries: OutEntries, etype: str, dst: str, props: bytes
 ) -> None:
     """Add a new entry to the flat ``entries`` held under ``src``."""
-    if isinstance(entries, tuple):
-        if len(entries) > 2 * SMALL:  # SMALL entries held
-            out[src] = {**{(t, d): p for t, d, p in out_items(entries)}, (etype, dst): props}
-        elif entries[0] == etype:
-            out[src] = (*entries, dst, props)
-        else:
-            flat = [entries[0]] * (3 * (len(entries) >> 1))  # a second type: the list form
-            flat[1::3], flat[2::3] = entries[1::2], entries[2::2]
-            out[src] = [*flat, etype, dst, props]
-    elif len(entries) >= 3 * SMALL:
+    if out_count(entries) >= SMALL:
         out[src] = {**{(t, d): p for t, d, p in out_items(entries)}, (etype, dst): props}
-    else:
-        entries += (etype, dst, props)  # type: ignore[operator]
+    elif isinstance(entries, list):
+        entries += (etype, dst, props)
+    elif isinstance(entries, tuple) and entries[0] == etype:
+        out[src] = (*entries, dst, props)
+    else:  # a second type: the list form
+        assert isinstance(entries, tuple)
+        flat = [entries[0]] * (3 * (len(entries) >> 1))
+        flat[1::3], flat[2::3] = entries[1::2], entries[2::2]
+        out[src] = [*flat, etype, dst, props]
 
 
 def out_pop(out: dict[str, OutEntries], src: str, etype: str, dst: str) -> bytes | None:
@@ -383,11 +379,8 @@ def out_pop(out: dict[str, OutEntries], src: str, etype: str, dst: str) -> bytes
         return None
     held = entries[at + 2]
     del entries[at : at + 3]
-    types = entries[::3]  # two types at least before, so not empty
-    if _one_type(types):  # a new tuple: a scan may hold this list, which must read whole
-        flat = [types[0]] * (len(entries) // 3 * 2)
-        flat[::2], flat[1::2] = entries[1::3], entries[2::3]
-        out[src] = (types[0], *flat)
+    if _one_type(entries[::3]):  # two types at least before, so not empty
+        out[src] = _small_out(out_items(entries))  # new: a scan holding this list reads it whole
     return held
 
 
